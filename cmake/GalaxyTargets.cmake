@@ -1,0 +1,34 @@
+# Shared compile settings and helpers so every module, test and tool is built the same way.
+add_library(galaxy_build_flags INTERFACE)
+target_compile_options(galaxy_build_flags INTERFACE -Wall -Wextra -Werror -Wpedantic)
+if(GALAXY_SANITIZE)
+  target_compile_options(galaxy_build_flags INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(galaxy_build_flags INTERFACE -fsanitize=address,undefined)
+endif()
+# Boost.Asio: no deprecated interfaces, and one io_context per process is all we run.
+target_compile_definitions(galaxy_build_flags INTERFACE
+  BOOST_ASIO_NO_DEPRECATED BOOST_ASIO_DISABLE_BOOST_COROUTINE)
+
+# galaxy_module(NAME SOURCES ... DEPS ...): one static library per module, headers under include/.
+function(galaxy_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(galaxy_${name} STATIC ${ARG_SOURCES})
+  add_library(galaxy::${name} ALIAS galaxy_${name})
+  target_include_directories(galaxy_${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_link_libraries(galaxy_${name} PUBLIC ${ARG_DEPS} PRIVATE galaxy_build_flags)
+endfunction()
+
+# galaxy_test(NAME SOURCES ... DEPS ... [INTEGRATION]): unit tests run everywhere; integration tests
+# carry the CTest label "integration" and need the services started by scripts/services.
+function(galaxy_test name)
+  cmake_parse_arguments(ARG "INTEGRATION" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main
+    galaxy_build_flags)
+  if(ARG_INTEGRATION)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS integration TIMEOUT 300)
+  else()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit TIMEOUT 120)
+  endif()
+endfunction()
