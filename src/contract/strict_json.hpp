@@ -1,0 +1,51 @@
+// A strict JSON reader for contract inputs: Boost.JSON's SAX parser (it validates syntax and
+// UTF-8 and bounds depth) driving a handler of ours that keeps what boost::json::value loses:
+// duplicate keys (rejected, not last-wins) and the literal text of numbers (so "1.0", "1e3" and
+// "9223372036854775808" are told apart from integers instead of silently becoming doubles).
+// Private to the contract module.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "galaxy/common/result.hpp"
+
+namespace galaxy::contract::detail {
+
+enum class JsonKind : std::uint8_t {
+  null,
+  boolean,
+  integer,       // integral literal within int64
+  out_of_range,  // integral literal outside int64
+  non_integer,   // literal with a fraction or an exponent
+  string,
+  array,
+  object,
+};
+
+struct JsonNode {
+  JsonKind kind = JsonKind::null;
+  bool boolean = false;
+  std::int64_t integer = 0;
+  std::string text;  // string value; literal text for out_of_range / non_integer numbers
+  std::vector<JsonNode> elements;
+  std::vector<std::pair<std::string, JsonNode>> members;  // input order, keys unique
+};
+
+// "string", "integer", "boolean", ... for error reasons.
+std::string_view describe(JsonKind kind);
+
+// Appends "/" + the JSON-pointer escaping of key (RFC 6901: '~' -> "~0", '/' -> "~1").
+std::string pointer_append(std::string_view base, std::string_view key);
+
+// Parses exactly one JSON value (surrounding whitespace allowed). Errors carry the JSON pointer
+// of the place they were found ("/" for the document as a whole).
+Result<JsonNode> parse_strict(std::string_view input, std::size_t max_depth);
+
+// RFC 3629 UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
+}  // namespace galaxy::contract::detail
