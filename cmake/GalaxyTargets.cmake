@@ -6,6 +6,12 @@ if(GALAXY_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(galaxy_build_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(GALAXY_BUILD_FUZZ)
+  # Every library a fuzz target links is instrumented, not only the target itself.
+  target_compile_options(galaxy_build_flags INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(galaxy_build_flags INTERFACE -fsanitize=address,undefined)
+endif()
 # Boost.Asio: no deprecated interfaces, and one io_context per process is all we run.
 target_compile_definitions(galaxy_build_flags INTERFACE
   BOOST_ASIO_NO_DEPRECATED BOOST_ASIO_DISABLE_BOOST_COROUTINE)
@@ -31,4 +37,12 @@ function(galaxy_test name)
   else()
     gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit TIMEOUT 120)
   endif()
+endfunction()
+
+# galaxy_fuzz(NAME SOURCES ... DEPS ...): a libFuzzer target; seeds live in fuzz/corpus/NAME/.
+function(galaxy_fuzz name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} galaxy_build_flags)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
 endfunction()
