@@ -175,7 +175,7 @@ class TreeBuilder {
     }
     Frame& top = stack_.back();
     if (top.node.kind == JsonKind::object) {
-      top.node.members.emplace_back(std::move(key_), std::move(node));
+      top.node.members.push_back(JsonMember{std::move(key_), std::move(node)});
       key_.clear();
     } else {
       top.node.elements.push_back(std::move(node));

@@ -26,13 +26,20 @@ enum class JsonKind : std::uint8_t {
   object,
 };
 
+struct JsonMember;
+
 struct JsonNode {
   JsonKind kind = JsonKind::null;
   bool boolean = false;
   std::int64_t integer = 0;
   std::string text;  // string value; literal text for out_of_range / non_integer numbers
   std::vector<JsonNode> elements;
-  std::vector<std::pair<std::string, JsonNode>> members;  // input order, keys unique
+  std::vector<JsonMember> members;  // input order, keys unique
+};
+
+struct JsonMember {
+  std::string key;
+  JsonNode value;
 };
 
 // "string", "integer", "boolean", ... for error reasons.
