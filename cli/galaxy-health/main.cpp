@@ -69,8 +69,10 @@ int main(int argc, char** argv) {
   bool json = false;
   bool canonical = false;
   validate->add_option("files", files, "Input files ('-' or none: stdin)");
-  validate->add_option("--format", format, "payload: each line is a payload; entry: each line is "
-                                           "an object of the five stream fields (string values)")
+  validate
+      ->add_option("--format", format,
+                   "payload: each line is a payload; entry: each line is "
+                   "an object of the five stream fields (string values)")
       ->check(CLI::IsMember({"payload", "entry"}))
       ->capture_default_str();
   validate->add_flag("--json", json, "One JSON object per input line");

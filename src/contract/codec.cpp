@@ -99,8 +99,8 @@ constexpr FieldSpec kProbeFailed[] = {{"consecutive_failures", FieldKind::intege
 constexpr FieldSpec kProbeRecovered[] = {{"prior_failure_count", FieldKind::integer}};
 
 constexpr std::array<std::span<const FieldSpec>, kEventTypeCount> kVariants = {
-    kStarted, kExited, kOom, std::span<const FieldSpec>{}, kUnhealthy, kProbeFailed,
-    kProbeRecovered};
+    kStarted,   kExited,      kOom,           std::span<const FieldSpec>{},
+    kUnhealthy, kProbeFailed, kProbeRecovered};
 
 std::string_view describe(FieldKind k) {
   switch (k) {
@@ -361,7 +361,8 @@ Result<Event> decode_payload(std::string_view json, const DecodeLimits& limits) 
     return root.error();
   }
   if (root->kind != JsonKind::object) {
-    return make_error("/", "must be a JSON object, got " + std::string(detail::describe(root->kind)));
+    return make_error("/",
+                      "must be a JSON object, got " + std::string(detail::describe(root->kind)));
   }
   return decode_object(*root);
 }

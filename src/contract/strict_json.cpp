@@ -1,7 +1,6 @@
 #include "strict_json.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
-#include <boost/locale/utf.hpp>
 #include <cassert>
 #include <limits>
 #include <optional>
@@ -273,19 +272,6 @@ Result<JsonNode> parse_strict(std::string_view input, std::size_t max_depth) {
     return make_error("/", "unexpected data after the JSON value");
   }
   return std::move(*h.result());
-}
-
-bool is_valid_utf8(std::string_view s) {
-  using traits = boost::locale::utf::utf_traits<char>;
-  const char* p = s.data();
-  const char* end = p + s.size();
-  while (p != end) {
-    const auto cp = traits::decode(p, end);
-    if (cp == boost::locale::utf::illegal || cp == boost::locale::utf::incomplete) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace galaxy::contract::detail

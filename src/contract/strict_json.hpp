@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "galaxy/common/result.hpp"
+#include "galaxy/common/utf8.hpp"
 
 namespace galaxy::contract::detail {
 
@@ -52,7 +53,6 @@ std::string pointer_append(std::string_view base, std::string_view key);
 // of the place they were found ("/" for the document as a whole).
 Result<JsonNode> parse_strict(std::string_view input, std::size_t max_depth);
 
-// RFC 3629 UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
-bool is_valid_utf8(std::string_view s);
+using galaxy::is_valid_utf8;
 
 }  // namespace galaxy::contract::detail

@@ -104,9 +104,9 @@ Result<Event> validate_line(std::string_view line, const ValidateOptions& option
   fields.reserve(root->members.size());
   for (const auto& [name, value] : root->members) {
     if (value.kind != JsonKind::string) {
-      return make_error(detail::pointer_append("", name),
-                        "stream field values are strings, got " +
-                            std::string(detail::describe(value.kind)));
+      return make_error(
+          detail::pointer_append("", name),
+          "stream field values are strings, got " + std::string(detail::describe(value.kind)));
     }
     fields.push_back({name, value.text});
   }
@@ -122,9 +122,8 @@ ValidateCounts validate_stream(std::istream& in, std::ostream& out, const std::s
   while (auto length = read_bounded_line(in, line, bound)) {
     ++number;
     Result<Event> r = *length > bound
-                          ? Result<Event>(make_error(
-                                "/", "line is over the limit of " + std::to_string(bound) +
-                                         " bytes"))
+                          ? Result<Event>(make_error("/", "line is over the limit of " +
+                                                              std::to_string(bound) + " bytes"))
                           : validate_line(line, options);
     r ? ++counts.valid : ++counts.invalid;
     if (options.json) {

@@ -74,11 +74,9 @@ struct Bad {
   std::string path;
 };
 
-std::string with(std::string_view type, std::string_view details,
-                 std::string_view at = "1") {
+std::string with(std::string_view type, std::string_view details, std::string_view at = "1") {
   return R"({"game_id":"g","container_id":"c","event_type":")" + std::string(type) +
-         R"(","occurred_at_ms":)" + std::string(at) + R"(,"details":)" + std::string(details) +
-         "}";
+         R"(","occurred_at_ms":)" + std::string(at) + R"(,"details":)" + std::string(details) + "}";
 }
 
 TEST(Codec, RejectsWithPath) {
@@ -113,7 +111,8 @@ TEST(Codec, RejectsWithPath) {
       {"dup top", with("container_disappeared", "{}").insert(1, R"("game_id":"h",)"), "/game_id"},
       {"dup details", with("container_oom", R"({"exit_code":1,"exit_code":2})"),
        "/details/exit_code"},
-      {"empty game", R"({"game_id":"","container_id":"c","event_type":"container_disappeared","occurred_at_ms":1,"details":{}})",
+      {"empty game",
+       R"({"game_id":"","container_id":"c","event_type":"container_disappeared","occurred_at_ms":1,"details":{}})",
        "/game_id"},
       {"bad utf8", with("container_started", "{\"image_ref\":\"\xc3\x28\"}"), "/details/image_ref"},
       {"trailing", with("container_disappeared", "{}") + "{}", "/"},
@@ -140,8 +139,8 @@ EntryFields entry(std::string_view at, std::string_view details,
 
 TEST(Codec, EntryRejectsWithField) {
   EXPECT_TRUE(decode_entry(entry("-12", R"({"exit_code":1})")));
-  for (const char* at : {"+1", "01", " 1", "1 ", "1.0", "", "-0", "-", "9223372036854775808",
-                         "1e3", "0x10"}) {
+  for (const char* at :
+       {"+1", "01", " 1", "1 ", "1.0", "", "-0", "-", "9223372036854775808", "1e3", "0x10"}) {
     auto r = decode_entry(entry(at, R"({"exit_code":1})"));
     ASSERT_FALSE(r) << at;
     EXPECT_EQ(r.error().path, "/occurred_at_ms") << at;

@@ -51,9 +51,10 @@ TEST(Validate, EntryFormatRequiresStringValues) {
   EXPECT_EQ(run(numeric, o),
             "invalid: /occurred_at_ms: stream field values are strings, got an integer\n");
   o.canonical = true;
-  EXPECT_EQ(run(good, o),
-            R"({"game_id":"g","container_id":"c","event_type":"container_oom","occurred_at_ms":"1","details":"{\"exit_code\":137}"})"
-            "\n");
+  EXPECT_EQ(
+      run(good, o),
+      R"({"game_id":"g","container_id":"c","event_type":"container_oom","occurred_at_ms":"1","details":"{\"exit_code\":137}"})"
+      "\n");
 }
 
 TEST(Validate, CanonicalReencodesValidLines) {

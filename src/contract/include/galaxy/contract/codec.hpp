@@ -56,8 +56,7 @@ std::string encode_details(const Details& details);
 EntryFields encode_entry(const Event& event);
 
 Result<Event> decode_payload(std::string_view json, const DecodeLimits& limits = {});
-Result<Event> decode_entry(std::span<const EntryFieldView> fields,
-                           const DecodeLimits& limits = {});
+Result<Event> decode_entry(std::span<const EntryFieldView> fields, const DecodeLimits& limits = {});
 Result<Event> decode_entry(const EntryFields& fields, const DecodeLimits& limits = {});
 
 }  // namespace galaxy::contract

@@ -1,0 +1,357 @@
+#include "galaxy/sources/model.hpp"
+
+#include <gtest/gtest.h>
+
+#include "galaxy/contract/codec.hpp"
+
+namespace galaxy::sources {
+namespace {
+
+using namespace std::chrono_literals;
+using contract::Event;
+
+struct RecordingSink final : contract::EventSink {
+  std::vector<Event> events;
+  void emit(const Event& e) override { events.push_back(e); }
+};
+
+struct RecordingActions final : ModelActions {
+  std::vector<std::string> inspects;
+  std::vector<std::pair<std::string, ProbeTarget>> probes;
+  std::vector<std::string> stops;
+  void inspect_now(const std::string& id) override { inspects.push_back(id); }
+  void probe_start(const std::string& id, const ProbeTarget& t) override {
+    probes.emplace_back(id, t);
+  }
+  void probe_stop(const std::string& id) override { stops.push_back(id); }
+};
+
+struct SetRemovals final : RemovalIntents {
+  std::set<std::string> ids;
+  bool initiated(const std::string& id) const override { return ids.count(id) != 0; }
+};
+
+constexpr std::int64_t kT0 = 1'775'121'700'000;  // wall ms at test start
+constexpr std::int64_t kMs = 1'000'000;          // ns per ms
+
+class ModelTest : public ::testing::Test {
+ protected:
+  ManualClock clock{kT0};
+  RecordingSink sink;
+  RecordingActions actions;
+  SetRemovals removals;
+  std::unique_ptr<HealthModel> model = make();
+
+  std::unique_ptr<HealthModel> make() {
+    return std::make_unique<HealthModel>(clock, sink, actions, removals, ModelSettings{});
+  }
+
+  static ContainerEvent ev(std::string action, std::int64_t at_ms, Labels extra = {},
+                           std::string id = "c1") {
+    Labels a{{"galaxy.game_id", "game-1"}, {"image", "galaxy/fake-engine:test"}};
+    for (auto& [k, v] : extra) {
+      a.insert_or_assign(k, v);
+    }
+    return ContainerEvent{std::move(id), std::move(action), at_ms * kMs, std::move(a)};
+  }
+
+  static ContainerSnapshot snap(std::string status, std::int64_t started, std::int64_t finished,
+                                std::int64_t exit_code = 0) {
+    ContainerSnapshot s;
+    s.id = "c1";
+    s.labels = {{"galaxy.game_id", "game-1"}};
+    s.image = "galaxy/fake-engine:test";
+    s.status = status;
+    s.running = status == "running";
+    s.started_at_ms = started;
+    s.finished_at_ms = finished;
+    s.exit_code = exit_code;
+    s.probe_ip = "172.17.0.2";
+    return s;
+  }
+
+  std::vector<std::string> encoded() const {
+    std::vector<std::string> out;
+    for (const auto& e : sink.events) {
+      out.push_back(contract::encode_payload(e));
+    }
+    return out;
+  }
+};
+
+Event event(std::int64_t at, contract::Details d) {
+  return Event{"game-1", "c1", at, std::move(d)};
+}
+
+TEST_F(ModelTest, StartEmitsStartedAndProbesAfterInspect) {
+  model->on_event(ev("start", kT0 + 1));
+  ASSERT_EQ(sink.events.size(), 1U);
+  EXPECT_EQ(sink.events[0], event(kT0 + 1, contract::ContainerStarted{"galaxy/fake-engine:test"}));
+  EXPECT_EQ(actions.inspects, std::vector<std::string>{"c1"});
+  model->on_inspect(snap("running", kT0, 0));
+  EXPECT_EQ(sink.events.size(), 1U) << "the inspect describes the start already reported";
+  ASSERT_EQ(actions.probes.size(), 1U);
+  EXPECT_EQ(actions.probes[0].second, (ProbeTarget{"172.17.0.2", 8080, "/healthz"}));
+}
+
+TEST_F(ModelTest, LabelsChooseTheProbePortAndPath) {
+  model->on_event(
+      ev("start", kT0 + 1, {{"galaxy.healthz.port", "9000"}, {"galaxy.healthz.path", "/ready"}}));
+  auto s = snap("running", kT0, 0);
+  s.labels = {{"galaxy.game_id", "game-1"},
+              {"galaxy.healthz.port", "9000"},
+              {"galaxy.healthz.path", "/ready"}};
+  model->on_inspect(s);
+  ASSERT_EQ(actions.probes.size(), 1U);
+  EXPECT_EQ(actions.probes[0].second, (ProbeTarget{"172.17.0.2", 9000, "/ready"}));
+}
+
+TEST_F(ModelTest, DieReportsExitCodeAndStopsProbe) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("running", kT0, 0));
+  model->on_event(ev("die", kT0 + 50, {{"exitCode", "3"}}));
+  ASSERT_EQ(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 50, contract::ContainerExited{3, false}));
+  EXPECT_EQ(actions.stops, std::vector<std::string>{"c1"});
+}
+
+TEST_F(ModelTest, ExitCode137AloneIsNotOom) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 5, {{"exitCode", "137"}}));
+  EXPECT_EQ(sink.events.back(), event(kT0 + 5, contract::ContainerExited{137, false}));
+}
+
+TEST_F(ModelTest, OomPairsWithTheDieThatFollows) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("oom", kT0 + 10));
+  EXPECT_EQ(sink.events.size(), 1U) << "container_oom waits for its exit code";
+  clock.advance(500ms);
+  model->on_tick();
+  model->on_event(ev("die", kT0 + 12, {{"exitCode", "137"}}));
+  ASSERT_EQ(sink.events.size(), 3U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerOom{137}));
+  EXPECT_EQ(sink.events[2], event(kT0 + 12, contract::ContainerExited{137, true}));
+}
+
+TEST_F(ModelTest, OomWithoutDieTakesExitCodeFromInspect) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("running", kT0, 0));
+  actions.inspects.clear();
+  model->on_event(ev("oom", kT0 + 10));
+  clock.advance(1999ms);
+  model->on_tick();
+  EXPECT_TRUE(actions.inspects.empty());
+  clock.advance(1ms);
+  model->on_tick();
+  EXPECT_EQ(actions.inspects, std::vector<std::string>{"c1"});
+  model->on_inspect(snap("running", kT0, 0));
+  ASSERT_EQ(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerOom{0}));
+  // The container lives on; its eventual exit still carries oom=true.
+  model->on_event(ev("die", kT0 + 9000, {{"exitCode", "0"}}));
+  EXPECT_EQ(sink.events.back(), event(kT0 + 9000, contract::ContainerExited{0, true}));
+}
+
+TEST_F(ModelTest, NewStartClearsOom) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("oom", kT0 + 2));
+  model->on_event(ev("die", kT0 + 3, {{"exitCode", "137"}}));
+  model->on_event(ev("start", kT0 + 4));
+  model->on_event(ev("die", kT0 + 5, {{"exitCode", "1"}}));
+  EXPECT_EQ(sink.events.back(), event(kT0 + 5, contract::ContainerExited{1, false}));
+}
+
+TEST_F(ModelTest, DestroyReportsDisappearedOnce) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 2, {{"exitCode", "137"}}));
+  model->on_event(ev("destroy", kT0 + 3));
+  model->on_inspect_not_found("c1");
+  model->on_event(ev("destroy", kT0 + 4));
+  ASSERT_EQ(sink.events.size(), 3U);
+  EXPECT_EQ(sink.events[2], event(kT0 + 3, contract::ContainerDisappeared{}));
+  EXPECT_TRUE(model->watched().empty());
+}
+
+TEST_F(ModelTest, DestroyWeInitiatedIsSilent) {
+  removals.ids.insert("c1");
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("destroy", kT0 + 3));
+  EXPECT_EQ(sink.events.size(), 1U);
+}
+
+TEST_F(ModelTest, InspectNotFoundReportsDisappeared) {
+  model->on_event(ev("start", kT0 + 1));
+  clock.advance(10s);
+  model->on_inspect_not_found("c1");
+  EXPECT_EQ(sink.events.back(), event(kT0 + 10'000, contract::ContainerDisappeared{}));
+}
+
+TEST_F(ModelTest, SinceReplayIsDropped) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 2, {{"exitCode", "0"}}));
+  model->on_event(ev("die", kT0 + 2, {{"exitCode", "0"}}));  // `since` is inclusive
+  model->on_event(ev("start", kT0 + 1));
+  EXPECT_EQ(sink.events.size(), 2U);
+  // Another event at the same instant is not a repeat.
+  model->on_event(ev("destroy", kT0 + 2));
+  EXPECT_EQ(sink.events.size(), 3U);
+}
+
+TEST_F(ModelTest, HealthStatusTriggersInspectOnly) {
+  model->on_event(ev("start", kT0 + 1));
+  actions.inspects.clear();
+  model->on_event(ev("health_status: unhealthy", kT0 + 5));
+  EXPECT_EQ(sink.events.size(), 1U);
+  EXPECT_EQ(actions.inspects, std::vector<std::string>{"c1"});
+}
+
+TEST_F(ModelTest, UnhealthyOncePerDistinctObservation) {
+  model->on_event(ev("start", kT0 + 1));
+  auto s = snap("running", kT0, 0);
+  model->on_inspect(s);
+  s.health = "unhealthy";
+  clock.advance(1s);
+  model->on_inspect(s);
+  model->on_inspect(s);
+  ASSERT_EQ(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[1],
+            event(kT0 + 1000, contract::InspectUnhealthy{0, "running", "unhealthy"}));
+  s.health = "healthy";
+  model->on_inspect(s);
+  s.health = "unhealthy";
+  model->on_inspect(s);
+  EXPECT_EQ(sink.events.size(), 3U) << "recovery then a relapse is news again";
+}
+
+TEST_F(ModelTest, RestartCountGrowthIsUnhealthy) {
+  auto s = snap("running", kT0 - 5000, 0);
+  model->on_inspect(s);
+  EXPECT_TRUE(sink.events.empty()) << "baseline";
+  s.restart_count = 1;
+  s.started_at_ms = kT0 - 4000;
+  s.finished_at_ms = kT0 - 4100;
+  model->on_inspect(s);
+  ASSERT_FALSE(sink.events.empty());
+  EXPECT_EQ(sink.events.back(), event(kT0, contract::InspectUnhealthy{1, "running", ""}));
+  const auto n = sink.events.size();
+  model->on_inspect(s);
+  EXPECT_EQ(sink.events.size(), n) << "no growth since the previous inspection";
+}
+
+TEST_F(ModelTest, ExitedContainerIsUnhealthyOnInspect) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 2, {{"exitCode", "0"}}));
+  clock.advance(10s);
+  model->on_inspect(snap("exited", kT0, kT0 + 2));
+  model->on_inspect(snap("exited", kT0, kT0 + 2));
+  ASSERT_EQ(sink.events.size(), 3U);
+  EXPECT_EQ(sink.events[2], event(kT0 + 10'000, contract::InspectUnhealthy{0, "exited", ""}));
+}
+
+TEST_F(ModelTest, InspectReportsAnExitTheStreamMissedOnce) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("exited", kT0, kT0 + 40, 3));
+  ASSERT_GE(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 40, contract::ContainerExited{3, false}));
+  const auto n = sink.events.size();
+  model->on_event(ev("die", kT0 + 41, {{"exitCode", "3"}}));  // the late die of the same exit
+  EXPECT_EQ(sink.events.size(), n);
+}
+
+TEST_F(ModelTest, InspectReportsAStartTheStreamMissed) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 2, {{"exitCode", "1"}}));
+  model->on_inspect(snap("running", kT0 + 500, kT0 + 2));
+  EXPECT_EQ(sink.events.back(),
+            event(kT0 + 500, contract::ContainerStarted{"galaxy/fake-engine:test"}));
+  const auto n = sink.events.size();
+  model->on_event(ev("start", kT0 + 501));
+  EXPECT_EQ(sink.events.size(), n) << "the start event of that same start";
+}
+
+TEST_F(ModelTest, FirstRunTreatsHistoryAsBaseline) {
+  model->on_listed({"c1"});
+  model->on_inspect(snap("running", kT0 - 60'000, 0));
+  EXPECT_TRUE(sink.events.empty());
+  EXPECT_EQ(actions.probes.size(), 1U);
+}
+
+TEST_F(ModelTest, RestartResumesWithoutRepeatsAndReportsWhatHappenedMeanwhile) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("running", kT0, 0));
+  const ModelState saved = model->save();
+  EXPECT_FALSE(model->dirty());
+  sink.events.clear();
+
+  clock.advance(60s);
+  model = make();
+  model->restore(saved);
+  EXPECT_EQ(model->save(), saved);
+  model->on_event(ev("start", kT0 + 1));  // replayed by `since`
+  model->on_inspect(snap("exited", kT0, kT0 + 30'000, 2));
+  ASSERT_EQ(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[0], event(kT0 + 30'000, contract::ContainerExited{2, false}));
+  EXPECT_EQ(sink.events[1].type(), contract::EventType::inspect_unhealthy);
+
+  // A container started while the daemon was away is news; one from before the cursor is not.
+  auto other = snap("running", kT0 + 20'000, 0);
+  other.id = "c2";
+  model->on_inspect(other);
+  EXPECT_EQ(sink.events.back(), (Event{"game-1", "c2", kT0 + 20'000,
+                                       contract::ContainerStarted{"galaxy/fake-engine:test"}}));
+}
+
+TEST_F(ModelTest, UnlabelledAndBadLabelsAreIgnored) {
+  model->on_event(ContainerEvent{"x", "start", (kT0 + 1) * kMs, {{"image", "busybox"}}});
+  model->on_event(ev("start", kT0 + 2, {{"galaxy.game_id", ""}}, "c2"));
+  auto bad = ev("start", kT0 + 3, {}, "c3");
+  bad.attributes["galaxy.game_id"] = "game-3";
+  bad.attributes["galaxy.healthz.port"] = "99999";
+  model->on_event(bad);
+  EXPECT_TRUE(sink.events.empty());
+  EXPECT_TRUE(model->watched().empty());
+}
+
+TEST_F(ModelTest, ProbeVerdictsOnlyForTheLiveRun) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_probe("c1", contract::ProbeFailed{3, 500, ""}, kT0 + 5);
+  EXPECT_EQ(sink.events.size(), 1U) << "not probing before the inspect gave an address";
+  model->on_inspect(snap("running", kT0, 0));
+  model->on_probe("c1", contract::ProbeFailed{3, 500, ""}, kT0 + 6);
+  EXPECT_EQ(sink.events.back(), event(kT0 + 6, contract::ProbeFailed{3, 500, ""}));
+  model->on_event(ev("die", kT0 + 7, {{"exitCode", "1"}}));
+  model->on_probe("c1", contract::ProbeRecovered{3}, kT0 + 8);
+  EXPECT_EQ(sink.events.back().type(), contract::EventType::container_exited);
+}
+
+TEST(WatchSpec, ValidatesLabels) {
+  LabelSettings s;
+  EXPECT_FALSE(*watch_spec({{"other", "x"}}, s));
+  auto ok = watch_spec({{"galaxy.game_id", "ゲーム"}, {"galaxy.healthz.port", "81"}}, s);
+  ASSERT_TRUE(ok && *ok);
+  EXPECT_EQ((*ok)->port, 81);
+  EXPECT_EQ((*ok)->path, "/healthz");
+  for (const Labels& bad : std::vector<Labels>{
+           {{"galaxy.game_id", ""}},
+           {{"galaxy.game_id", std::string(257, 'g')}},
+           {{"galaxy.game_id", "a\nb"}},
+           {{"galaxy.game_id", "\xff"}},
+       }) {
+    auto r = watch_spec(bad, s);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().path, "galaxy.game_id");
+  }
+  for (const char* port : {"0", "65536", "", "80x", "-1"}) {
+    auto r = watch_spec({{"galaxy.game_id", "g"}, {"galaxy.healthz.port", port}}, s);
+    ASSERT_FALSE(r) << port;
+    EXPECT_EQ(r.error().path, "galaxy.healthz.port");
+  }
+  for (const char* path : {"healthz", "/a b", ""}) {
+    auto r = watch_spec({{"galaxy.game_id", "g"}, {"galaxy.healthz.path", path}}, s);
+    ASSERT_FALSE(r) << path;
+    EXPECT_EQ(r.error().path, "galaxy.healthz.path");
+  }
+}
+
+}  // namespace
+}  // namespace galaxy::sources
