@@ -7,6 +7,7 @@
 //   valid.jsonl                 payloads every reader must accept (one per line)
 //   valid.canonical.jsonl       the canonical encoding of each line of valid.jsonl
 //   valid-entries.jsonl         the same events as stream entries ({field: string value})
+//   valid-entries.canonical.jsonl  each entry as the five fields in contract order, canonical values
 //   invalid.jsonl               payloads that break one rule each (binary: some hold raw bytes)
 //   invalid.expected.jsonl      per line of invalid.jsonl: {"case","path","ajv_accepts","stricter"}
 //   invalid-entries.jsonl       entries that break one rule each
@@ -575,19 +576,20 @@ function invalidPayloads(model) {
 // ---------------------------------------------------------------------------------------------
 // Entries (field name -> string value, as a Redis client returns them).
 
-// Returns the field lists; entryLine makes them lines.
+// Returns {fields, ev}: the field list of each entry (entryLine makes it a line) and its event.
 function validEntries(model, evs) {
-  const lines = evs.map((ev) => entryPairs(model, ev));
+  const lines = evs.map((ev) => ({ fields: entryPairs(model, ev), ev }));
   // Any field order, and details JSON spelled non-canonically, are fine for a reader.
   const ev = event("probe_failed", sampleDetails("probe_failed"));
-  lines.push([...entryPairs(model, ev)].reverse());
-  lines.push(
-    replacePair(
+  lines.push({ fields: [...entryPairs(model, ev)].reverse(), ev });
+  lines.push({
+    fields: replacePair(
       entryPairs(model, ev),
       "details",
       ' { "last_error" : "context deadline exceeded" , "last_status":0,"consecutive_failures":3 } ',
     ),
-  );
+    ev,
+  });
   return lines;
 }
 
@@ -760,7 +762,8 @@ function main() {
   const evs = validEvents(model);
   const valid = evs.map((ev) => ({ text: canonicalPayload(model, ev), ev }));
   valid.push(...nonCanonicalValid(model));
-  const entryFields = validEntries(model, evs);
+  const validE = validEntries(model, evs);
+  const entryFields = validE.map((e) => e.fields);
   const entries = entryFields.map(entryLine);
   const invalid = invalidPayloads(model);
   const invalidE = invalidEntries(model);
@@ -772,6 +775,10 @@ function main() {
     writeLines(path.join(out, "valid.jsonl"), valid.map((v) => v.text));
     writeLines(path.join(out, "valid.canonical.jsonl"), valid.map((v) => canonicalPayload(model, v.ev)));
     writeLines(path.join(out, "valid-entries.jsonl"), entries);
+    writeLines(
+      path.join(out, "valid-entries.canonical.jsonl"),
+      validE.map((e) => entryLine(entryPairs(model, e.ev))),
+    );
     writeLines(path.join(out, "invalid.jsonl"), invalid.map((c) => c.input));
     writeExpected(path.join(out, "invalid.expected.jsonl"), invalid);
     writeLines(path.join(out, "invalid-entries.jsonl"), invalidE.map((c) => c.input));

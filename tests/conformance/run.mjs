@@ -201,11 +201,11 @@ function checkInvalid(opts, format, file, expectedFile) {
   return notes;
 }
 
-function checkCanonical(opts, file, canonicalFile) {
+function checkCanonical(opts, format, file, canonicalFile) {
   const name = path.basename(file);
   const inputs = readLines(file);
   const want = readLines(canonicalFile);
-  const r = ours(opts, ["--canonical"], file);
+  const r = ours(opts, ["--canonical", "--format", format], file);
   if (r.status !== 0) {
     fail(`galaxy-health validate --canonical ${name}: exit ${r.status}, want 0: ${r.stderr.slice(0, 300)}`);
     return;
@@ -221,7 +221,9 @@ function checkCanonical(opts, file, canonicalFile) {
     }
     same += inputs[i] === w ? 1 : 0;
   });
-  process.stdout.write(`round trip: ${same} canonical lines reproduced byte for byte, ${want.length - same} non-canonical lines re-encoded\n`);
+  process.stdout.write(
+    `round trip ${name}: ${same} canonical lines reproduced byte for byte, ${want.length - same} non-canonical lines re-encoded\n`,
+  );
 }
 
 function checkCli(opts, work) {
@@ -269,7 +271,8 @@ function main() {
     ...checkInvalid(opts, "payload", w("invalid.jsonl"), w("invalid.expected.jsonl")),
     ...checkInvalid(opts, "entry", w("invalid-entries.jsonl"), w("invalid-entries.expected.jsonl")),
   ];
-  checkCanonical(opts, w("valid.jsonl"), w("valid.canonical.jsonl"));
+  checkCanonical(opts, "payload", w("valid.jsonl"), w("valid.canonical.jsonl"));
+  checkCanonical(opts, "entry", w("valid-entries.jsonl"), w("valid-entries.canonical.jsonl"));
   checkCli(opts, opts.work);
 
   for (const n of notes) {
