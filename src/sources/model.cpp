@@ -402,7 +402,7 @@ void HealthModel::maybe_probe(Container& c, const ContainerSnapshot& s) {
   }
   c.probing = true;
   c.started_at_ms = s.started_at_ms;
-  actions_.probe_start(c.memory.id, ProbeTarget{s.probe_ip, c.spec.port, c.spec.path});
+  actions_.probe_start(c.memory.id, ProbeEndpoint{s.probe_ip, c.spec.port, c.spec.path});
 }
 
 void HealthModel::on_probe(const std::string& id, const contract::Details& verdict,

@@ -17,10 +17,10 @@ struct RecordingSink final : contract::EventSink {
 
 struct RecordingActions final : ModelActions {
   std::vector<std::string> inspects;
-  std::vector<std::pair<std::string, ProbeTarget>> probes;
+  std::vector<std::pair<std::string, ProbeEndpoint>> probes;
   std::vector<std::string> stops;
   void inspect_now(const std::string& id) override { inspects.push_back(id); }
-  void probe_start(const std::string& id, const ProbeTarget& t) override {
+  void probe_start(const std::string& id, const ProbeEndpoint& t) override {
     probes.emplace_back(id, t);
   }
   void probe_stop(const std::string& id) override { stops.push_back(id); }
@@ -91,7 +91,7 @@ TEST_F(ModelTest, StartEmitsStartedAndProbesAfterInspect) {
   model->on_inspect(snap("running", kT0, 0));
   EXPECT_EQ(sink.events.size(), 1U) << "the inspect describes the start already reported";
   ASSERT_EQ(actions.probes.size(), 1U);
-  EXPECT_EQ(actions.probes[0].second, (ProbeTarget{"172.17.0.2", 8080, "/healthz"}));
+  EXPECT_EQ(actions.probes[0].second, (ProbeEndpoint{"172.17.0.2", 8080, "/healthz"}));
 }
 
 TEST_F(ModelTest, LabelsChooseTheProbePortAndPath) {
@@ -103,7 +103,7 @@ TEST_F(ModelTest, LabelsChooseTheProbePortAndPath) {
               {"galaxy.healthz.path", "/ready"}};
   model->on_inspect(s);
   ASSERT_EQ(actions.probes.size(), 1U);
-  EXPECT_EQ(actions.probes[0].second, (ProbeTarget{"172.17.0.2", 9000, "/ready"}));
+  EXPECT_EQ(actions.probes[0].second, (ProbeEndpoint{"172.17.0.2", 9000, "/ready"}));
 }
 
 TEST_F(ModelTest, DieReportsExitCodeAndStopsProbe) {

@@ -67,11 +67,11 @@ struct ContainerSnapshot {
   std::string probe_ip;  // "" when the container has no address to probe
 };
 
-struct ProbeTarget {
+struct ProbeEndpoint {
   std::string ip;
   std::uint16_t port = 8080;
   std::string path = "/healthz";
-  bool operator==(const ProbeTarget&) const = default;
+  bool operator==(const ProbeEndpoint&) const = default;
 };
 
 class ModelActions {
@@ -79,7 +79,7 @@ class ModelActions {
   virtual ~ModelActions() = default;
   virtual void inspect_now(const std::string& id) = 0;
   // A fresh probe run for this container (any earlier run is discarded).
-  virtual void probe_start(const std::string& id, const ProbeTarget& target) = 0;
+  virtual void probe_start(const std::string& id, const ProbeEndpoint& target) = 0;
   virtual void probe_stop(const std::string& id) = 0;
 };
 
