@@ -321,8 +321,9 @@ function invalidPayloads(model) {
   for (const f of model.topFields) {
     add(`missing ${f}`, rawObject(okPairs.filter(([k]) => k !== f)), `/${f}`);
   }
-  // Required fields missing, each variant. A details object that is then exactly another
-  // variant's is a variant mismatch, which the schema's oneOf accepts.
+  // Required fields missing, each variant. When what is left is exactly another variant's field
+  // set, the schema's oneOf accepts it; we still name the missing field, the actionable fix
+  // (a mismatch is reported at /details only when a field foreign to the variant is present).
   for (const type of model.eventTypes) {
     const ev = base(type);
     for (const f of model.variants[type].required) {
@@ -334,7 +335,7 @@ function invalidPayloads(model) {
         dp.map(([k]) => k),
       );
       if (other) {
-        add(`${type} missing details.${f} (= ${other} details)`, text, "/details", true, "variant-mismatch");
+        add(`${type} missing details.${f} (= ${other} details)`, text, `/details/${f}`, true, "variant-mismatch");
       } else {
         add(`${type} missing details.${f}`, text, `/details/${f}`);
       }
@@ -384,7 +385,12 @@ function invalidPayloads(model) {
   model.eventTypes.forEach((type, i) => {
     const other = model.eventTypes[(i + 1) % model.eventTypes.length];
     const pairs = replacePair(payloadPairs(model, base(type)), "details", canonicalDetails(model, base(other)));
-    add(`event_type ${type} with ${other} details`, rawObject(pairs), "/details", true, "variant-mismatch");
+    // Details that are a subset of this type's fields lack one of them: that field is named.
+    const mine = model.variants[type].required;
+    const theirs = model.variants[other].required;
+    const lacking = theirs.every((f) => mine.includes(f)) ? mine.find((f) => !theirs.includes(f)) : undefined;
+    const where = lacking ? `/details/${lacking}` : "/details";
+    add(`event_type ${type} with ${other} details`, rawObject(pairs), where, true, "variant-mismatch");
   });
   {
     // event_type after details: the decoder must not depend on key order to find the mismatch.
@@ -648,7 +654,7 @@ function invalidEntries(model) {
   addE(
     "entry details of another variant, a subset of this one",
     withField("details", '{"exit_code":137}'),
-    "/details",
+    "/details/oom",
     true,
     "variant-mismatch",
   );
