@@ -1,0 +1,109 @@
+// The Docker side of Runtime Manager: the events listener (source 1) and the inspect worker
+// (source 2), feeding the shared HealthModel, all on one executor.
+//
+//   Docker /events ──> listener ──┐
+//   list + inspect <── inspect ───┼──> HealthModel ──> EventSink
+//   probe verdicts ───────────────┘        │
+//                 ProbeControl <───────────┘ (start/stop probing a container)
+//
+// The listener subscribes with `since` = the model's cursor (or now, on a first run), so
+// anything after that instant reaches it even if the subscription lands after the list that
+// follows; it resyncs (list, then inspect everything) after every (re)connect, watches the
+// stream with a periodic ping, and reconnects with capped, jittered backoff.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <set>
+#include <string>
+
+#include "galaxy/common/clock.hpp"
+#include "galaxy/contract/sink.hpp"
+#include "galaxy/docker/api.hpp"
+#include "galaxy/sources/model.hpp"
+#include "galaxy/sources/state_store.hpp"
+
+namespace galaxy::sources {
+
+// Where probe starts and stops go; the prober implements it.
+class ProbeControl {
+ public:
+  virtual ~ProbeControl() = default;
+  virtual void start(const std::string& container_id, const ProbeEndpoint& endpoint) = 0;
+  virtual void stop(const std::string& container_id) = 0;
+};
+
+struct WatcherSettings {
+  ModelSettings model;
+  std::string network;  // probe this network's IP; "" = the first network with an IP
+  std::chrono::milliseconds inspect_interval{10'000};
+  std::size_t max_inspects_in_flight = 32;
+  std::chrono::milliseconds ping_interval{5'000};
+  std::chrono::milliseconds reconnect_min{250};
+  std::chrono::milliseconds reconnect_max{10'000};
+  std::chrono::milliseconds save_interval{1'000};
+};
+
+struct WatcherStats {
+  std::uint64_t events = 0;
+  std::uint64_t bad_lines = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t inspects = 0;
+  std::uint64_t inspect_errors = 0;
+};
+
+class Watcher final : private ModelActions {
+ public:
+  // Throws galaxy::ErrorException when the state store holds a state it cannot read.
+  Watcher(boost::asio::any_io_executor executor, const Clock& clock, docker::DockerApi& docker,
+          contract::EventSink& sink, StateStore& store, const RemovalIntents& removals,
+          ProbeControl& probes, WatcherSettings settings);
+
+  // Runs until cancelled (through the cancellation slot of co_spawn); saves the state on the way
+  // out.
+  boost::asio::awaitable<void> run();
+
+  // A verdict of the prober for a container; the model decides whether it is still news.
+  void probe_verdict(const std::string& container_id, const contract::Details& verdict,
+                     std::int64_t at_ms);
+
+  const WatcherStats& stats() const { return stats_; }
+  std::size_t watched() const { return model_.watched().size(); }
+
+ private:
+  void inspect_now(const std::string& id) override;
+  void probe_start(const std::string& id, const ProbeEndpoint& endpoint) override;
+  void probe_stop(const std::string& id) override;
+
+  boost::asio::awaitable<void> listen_loop();
+  boost::asio::awaitable<boost::system::error_code> resync_then_watch();
+  boost::asio::awaitable<boost::system::error_code> watchdog();
+  boost::asio::awaitable<void> resync();
+  boost::asio::awaitable<void> periodic_loop();
+  boost::asio::awaitable<void> inspect_workers();
+  boost::asio::awaitable<void> inspect_worker();
+  boost::asio::awaitable<void> inspect_one(const std::string& id);
+  void save_state();
+  std::chrono::milliseconds backoff(unsigned attempt);
+  ContainerSnapshot to_snapshot(const docker::ContainerInspect& in) const;
+
+  boost::asio::any_io_executor executor_;
+  const Clock& clock_;
+  docker::DockerApi& docker_;
+  StateStore& store_;
+  ProbeControl& probes_;
+  WatcherSettings settings_;
+  HealthModel model_;
+  WatcherStats stats_;
+  std::deque<std::string> pending_;
+  std::set<std::string> pending_set_;
+  boost::asio::steady_timer work_ready_;
+  std::minstd_rand rng_;
+};
+
+}  // namespace galaxy::sources

@@ -1,0 +1,268 @@
+#include "galaxy/sources/watcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace galaxy::sources {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+ModelState load_or_throw(StateStore& store) {
+  auto loaded = store.load();
+  if (!loaded) {
+    // A corrupt cursor must not be papered over: starting fresh would re-report or miss facts.
+    throw ErrorException(loaded.error());
+  }
+  return loaded->value_or(ModelState{});
+}
+
+asio::awaitable<bool> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+}  // namespace
+
+Watcher::Watcher(asio::any_io_executor executor, const Clock& clock, docker::DockerApi& docker,
+                 contract::EventSink& sink, StateStore& store, const RemovalIntents& removals,
+                 ProbeControl& probes, WatcherSettings settings)
+    : executor_(executor),
+      clock_(clock),
+      docker_(docker),
+      store_(store),
+      probes_(probes),
+      settings_(std::move(settings)),
+      model_(clock, sink, *this, removals, settings_.model),
+      work_ready_(executor, asio::steady_timer::time_point::max()),
+      rng_(std::random_device{}()) {
+  model_.restore(load_or_throw(store_));
+}
+
+void Watcher::inspect_now(const std::string& id) {
+  if (pending_set_.insert(id).second) {
+    pending_.push_back(id);
+    work_ready_.cancel_one();
+  }
+}
+
+void Watcher::probe_start(const std::string& id, const ProbeEndpoint& endpoint) {
+  probes_.start(id, endpoint);
+}
+
+void Watcher::probe_stop(const std::string& id) {
+  probes_.stop(id);
+}
+
+void Watcher::probe_verdict(const std::string& container_id, const contract::Details& verdict,
+                            std::int64_t at_ms) {
+  model_.on_probe(container_id, verdict, at_ms);
+}
+
+asio::awaitable<void> Watcher::run() {
+  try {
+    co_await (listen_loop() && periodic_loop() && inspect_workers());
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) {
+      save_state();
+      throw;
+    }
+  }
+  save_state();
+}
+
+asio::awaitable<void> Watcher::inspect_workers() {
+  // A fixed pool bounds the inspects in flight however many containers are due at once.
+  std::vector<decltype(asio::co_spawn(executor_, inspect_worker(), asio::deferred))> workers;
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, settings_.max_inspects_in_flight); ++i) {
+    workers.push_back(asio::co_spawn(executor_, inspect_worker(), asio::deferred));
+  }
+  co_await asio::experimental::make_parallel_group(std::move(workers))
+      .async_wait(asio::experimental::wait_for_all(), asio::deferred);
+}
+
+void Watcher::save_state() {
+  if (!model_.dirty()) {
+    return;
+  }
+  if (auto r = store_.save(model_.save()); !r) {
+    spdlog::error("cannot save watcher state: {}", r.error().message());
+  }
+}
+
+std::chrono::milliseconds Watcher::backoff(unsigned attempt) {
+  const auto cap = settings_.reconnect_max.count();
+  const auto base = settings_.reconnect_min.count();
+  const auto exp = std::min<std::int64_t>(cap, base << std::min(attempt, 16U));
+  // Full jitter: many daemons reconnecting to one restarted dockerd do not arrive in step.
+  std::uniform_int_distribution<std::int64_t> d(exp / 2, exp);
+  return std::chrono::milliseconds(d(rng_));
+}
+
+asio::awaitable<void> Watcher::listen_loop() {
+  unsigned attempt = 0;
+  for (;;) {
+    docker::EventsQuery q;
+    q.labels = {settings_.model.labels.game_id};
+    // Resume after what we handled; on a first run, from now, so that events between this
+    // subscription and the list below are replayed rather than lost.
+    q.since_nano = model_.cursor().time_ns > 0 ? model_.cursor().time_ns
+                                               : clock_.wall_ms() * std::int64_t{1'000'000};
+    bool got_any = false;
+    auto on_event = [this, &got_any](Result<docker::DockerEvent> r) {
+      got_any = true;
+      if (!r) {
+        ++stats_.bad_lines;
+        spdlog::warn("docker events: unusable line: {}", r.error().message());
+        return;
+      }
+      ++stats_.events;
+      const std::int64_t ns = r->time_nano != 0 ? r->time_nano : r->time * 1'000'000'000;
+      model_.on_event(ContainerEvent{r->actor_id, r->action, ns, std::move(r->attributes)});
+    };
+    // The stream call runs alongside a resync and a watchdog; the first to end (the stream
+    // breaking, or the watchdog finding the daemon dead) ends the round.
+    auto result = co_await (docker_.stream_events(q, on_event) || resync_then_watch());
+    const error_code ec = result.index() == 0 ? std::get<0>(result) : std::get<1>(result);
+    if (ec == asio::error::operation_aborted) {
+      auto cs = co_await asio::this_coro::cancellation_state;
+      if (cs.cancelled() != asio::cancellation_type::none) {
+        co_return;
+      }
+    }
+    attempt = got_any ? 0 : attempt + 1;
+    ++stats_.reconnects;
+    const auto wait = backoff(attempt);
+    spdlog::warn("docker events stream ended ({}); reconnecting in {} ms", ec.message(),
+                 wait.count());
+    if (!co_await sleep_for(wait)) {
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<error_code> Watcher::resync_then_watch() {
+  co_await resync();
+  co_return co_await watchdog();
+}
+
+asio::awaitable<error_code> Watcher::watchdog() {
+  for (;;) {
+    if (!co_await sleep_for(settings_.ping_interval)) {
+      co_return asio::error::operation_aborted;
+    }
+    if (auto ec = co_await docker_.ping(); ec) {
+      co_return ec;
+    }
+  }
+}
+
+asio::awaitable<void> Watcher::resync() {
+  auto listed = co_await docker_.list_containers(settings_.model.labels.game_id);
+  if (!listed) {
+    spdlog::warn("docker list containers failed: {}; inspecting what we track",
+                 listed.error().message());
+    model_.on_listed(model_.watched());
+    co_return;
+  }
+  std::vector<std::string> ids;
+  ids.reserve(listed->size());
+  for (const auto& c : *listed) {
+    ids.push_back(c.id);
+  }
+  model_.on_listed(ids);
+}
+
+asio::awaitable<void> Watcher::periodic_loop() {
+  // One timer paces the OOM windows, the state saves and the inspect rounds.
+  const auto tick = std::min(settings_.model.oom_window / 4, std::chrono::milliseconds(250));
+  auto next_inspect = clock_.steady() + settings_.inspect_interval;
+  auto next_save = clock_.steady() + settings_.save_interval;
+  while (co_await sleep_for(std::max(tick, std::chrono::milliseconds(1)))) {
+    model_.on_tick();
+    const auto now = clock_.steady();
+    if (now >= next_inspect) {
+      next_inspect = now + settings_.inspect_interval;
+      for (const auto& id : model_.watched()) {
+        inspect_now(id);
+      }
+    }
+    if (now >= next_save) {
+      next_save = now + settings_.save_interval;
+      save_state();
+    }
+  }
+}
+
+asio::awaitable<void> Watcher::inspect_worker() {
+  for (;;) {
+    while (pending_.empty()) {
+      error_code ec;
+      co_await work_ready_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      auto cs = co_await asio::this_coro::cancellation_state;
+      if (cs.cancelled() != asio::cancellation_type::none) {
+        co_return;
+      }
+    }
+    std::string id = std::move(pending_.front());
+    pending_.pop_front();
+    pending_set_.erase(id);
+    co_await inspect_one(id);
+  }
+}
+
+asio::awaitable<void> Watcher::inspect_one(const std::string& id) {
+  ++stats_.inspects;
+  auto outcome = co_await docker_.inspect(id);
+  if (auto* found = std::get_if<docker::ContainerInspect>(&outcome)) {
+    model_.on_inspect(to_snapshot(*found));
+  } else if (std::holds_alternative<docker::NotFound>(outcome)) {
+    model_.on_inspect_not_found(id);
+  } else {
+    ++stats_.inspect_errors;
+    spdlog::warn("inspect {} failed: {}", id.substr(0, 12), std::get<Error>(outcome).message());
+  }
+}
+
+ContainerSnapshot Watcher::to_snapshot(const docker::ContainerInspect& in) const {
+  ContainerSnapshot s;
+  s.id = in.id;
+  s.labels = in.labels;
+  s.image = in.image;
+  s.status = in.status;
+  s.running = in.running;
+  s.exit_code = in.exit_code;
+  s.oom_killed = in.oom_killed;
+  s.started_at_ms = in.started_at_ms.value_or(0);
+  s.finished_at_ms = in.finished_at_ms.value_or(0);
+  s.health = in.health;
+  s.restart_count = in.restart_count;
+  if (in.network_mode == "host") {
+    s.probe_ip = "127.0.0.1";
+  } else if (auto it = in.networks.find(settings_.network);
+             !settings_.network.empty() && it != in.networks.end() && !it->second.empty()) {
+    s.probe_ip = it->second;
+  } else {
+    for (const auto& [name, ip] : in.networks) {
+      if (!ip.empty()) {
+        s.probe_ip = ip;
+        break;
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace galaxy::sources
