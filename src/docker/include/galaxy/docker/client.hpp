@@ -6,12 +6,14 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "galaxy/common/result.hpp"
 #include "galaxy/docker/api.hpp"
@@ -74,7 +76,12 @@ class DockerClient final : public DockerApi {
   const DockerClientSettings& settings() const { return settings_; }
 
  private:
+  using http_verb = boost::beast::http::verb;
   boost::asio::awaitable<Result<ApiVersion>> ensure_version();
+  boost::asio::awaitable<Result<void>> container_call(http_verb method, std::string id,
+                                                      std::string suffix,
+                                                      std::chrono::milliseconds timeout,
+                                                      const std::vector<unsigned>& ok);
 
   boost::asio::any_io_executor executor_;
   DockerClientSettings settings_;

@@ -1,0 +1,629 @@
+#include "galaxy/docker/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/url/url.hpp>
+#include <cstdlib>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "galaxy/docker/errors.hpp"
+#include "line_splitter.hpp"
+
+namespace galaxy::docker {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using boost::system::error_code;
+
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kHeaderLimit = 64 * 1024;
+constexpr std::size_t kChunkBytes = 64 * 1024;
+constexpr std::size_t kMaxErrorMessage = 300;
+
+using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
+using TcpStream = beast::tcp_stream;
+using Stream = std::variant<UnixStream, TcpStream>;
+
+// How one request/response exchange went. ec is set when there is no usable response.
+struct Reply {
+  error_code ec;
+  std::string detail;  // operator-readable addition to ec (Docker's message, parse error)
+  unsigned status = 0;
+  std::string body;
+  std::string api_version;  // the Api-Version header
+};
+
+struct RequestLine {
+  http::verb method;
+  std::string target;
+};
+
+std::string describe(const RequestLine& r) {
+  return std::string(http::to_string(r.method)) + " " + r.target;
+}
+
+Error to_error(const RequestLine& r, const Reply& reply) {
+  std::string reason = reply.ec.message();
+  if (!reply.detail.empty()) {
+    reason += ": " + reply.detail;
+  }
+  return make_error(describe(r), std::move(reason));
+}
+
+// Docker's error bodies are {"message": "..."}; anything else is shown raw, shortened.
+std::string docker_message(unsigned status, std::string_view body) {
+  std::string msg;
+  error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    if (const auto* m = v.as_object().if_contains("message"); m != nullptr && m->is_string()) {
+      msg = std::string(m->as_string());
+    }
+  }
+  if (msg.empty()) {
+    msg = std::string(body.substr(0, kMaxErrorMessage));
+  }
+  if (msg.size() > kMaxErrorMessage) {
+    msg.resize(kMaxErrorMessage);
+  }
+  return "HTTP " + std::to_string(status) + (msg.empty() ? "" : " " + msg);
+}
+
+// Callers branch on a few outcomes; Beast's own codes are folded into those.
+error_code normalize(error_code ec) {
+  if (ec == beast::error::timeout) {
+    return asio::error::timed_out;
+  }
+  if (ec == http::error::body_limit) {
+    return errc::body_too_large;
+  }
+  if (ec == http::error::end_of_stream) {
+    return asio::error::eof;
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    return errc::bad_response;
+  }
+  return ec;
+}
+
+// Docker container ids and names: [a-zA-Z0-9][a-zA-Z0-9_.-]*. Anything else would change the
+// request path.
+bool valid_container_ref(std::string_view id) {
+  if (id.empty() || id.size() > 256) {
+    return false;
+  }
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string filters_json(std::string_view type, const std::vector<std::string>& labels) {
+  json::object filters;
+  if (!type.empty()) {
+    filters["type"] = json::array{json::string(type)};
+  }
+  if (!labels.empty()) {
+    json::array l;
+    for (const auto& label : labels) {
+      l.emplace_back(label);
+    }
+    filters["label"] = std::move(l);
+  }
+  return json::serialize(filters);
+}
+
+Stream make_stream(const asio::any_io_executor& ex, const DockerEndpoint& ep) {
+  if (std::holds_alternative<UnixEndpoint>(ep)) {
+    return Stream{std::in_place_type<UnixStream>, ex};
+  }
+  return Stream{std::in_place_type<TcpStream>, ex};
+}
+
+asio::awaitable<error_code> connect_to(UnixStream& s, const DockerEndpoint& ep,
+                                       std::chrono::milliseconds timeout) {
+  s.expires_after(timeout);
+  auto [ec] = co_await s.async_connect(
+      asio::local::stream_protocol::endpoint(std::get<UnixEndpoint>(ep).path), kTok);
+  co_return normalize(ec);
+}
+
+asio::awaitable<error_code> connect_to(TcpStream& s, const DockerEndpoint& ep,
+                                       std::chrono::milliseconds timeout) {
+  const auto& tcp = std::get<TcpEndpoint>(ep);
+  // The resolver has no deadline of its own: a timer cancels it. Both are shared with the timer's
+  // handler, which may run after this frame is gone.
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(s.get_executor());
+  asio::steady_timer watchdog(s.get_executor(), timeout);
+  watchdog.async_wait([resolver](error_code ec) {
+    if (!ec) {
+      resolver->cancel();
+    }
+  });
+  auto [rec, results] = co_await resolver->async_resolve(tcp.host, tcp.port, kTok);
+  watchdog.cancel();
+  if (rec) {
+    co_return rec == asio::error::operation_aborted ? error_code(asio::error::timed_out) : rec;
+  }
+  s.expires_after(timeout);
+  auto [ec, endpoint] = co_await s.async_connect(results, kTok);
+  static_cast<void>(endpoint);
+  co_return normalize(ec);
+}
+
+std::string host_header(const DockerEndpoint& ep) {
+  if (const auto* tcp = std::get_if<TcpEndpoint>(&ep)) {
+    return tcp->host + ":" + tcp->port;
+  }
+  return "docker";  // any name does over a unix socket; Docker's own CLI sends one too
+}
+
+http::request<http::string_body> make_request(const RequestLine& line, const DockerEndpoint& ep,
+                                              const std::string& user_agent, std::string body) {
+  http::request<http::string_body> req{line.method, line.target, 11};
+  req.set(http::field::host, host_header(ep));
+  req.set(http::field::user_agent, user_agent);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = std::move(body);
+  }
+  req.prepare_payload();
+  return req;
+}
+
+template <class S>
+asio::awaitable<Reply> exchange(S& s, const http::request<http::string_body>& req,
+                                std::chrono::milliseconds timeout, std::size_t max_body) {
+  Reply reply;
+  s.expires_after(timeout);
+  auto [wec, written] = co_await http::async_write(s, req, kTok);
+  static_cast<void>(written);
+  if (wec) {
+    reply.ec = normalize(wec);
+    co_return reply;
+  }
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(max_body);
+  auto [rec, read] = co_await http::async_read(s, buffer, parser, kTok);
+  static_cast<void>(read);
+  if (rec) {
+    reply.ec = normalize(rec);
+    reply.detail = rec.message();
+    co_return reply;
+  }
+  auto& res = parser.get();
+  reply.status = res.result_int();
+  reply.api_version = std::string(res["Api-Version"]);
+  reply.body = std::move(res.body());
+  co_return reply;
+}
+
+// Streams the events body through a bounded buffer; returns why it ended.
+template <class S>
+asio::awaitable<error_code> read_events(S& s, const http::request<http::string_body>& req,
+                                        std::chrono::milliseconds timeout,
+                                        std::size_t max_line_bytes, const EventHandler& on_event) {
+  s.expires_after(timeout);
+  auto [wec, written] = co_await http::async_write(s, req, kTok);
+  static_cast<void>(written);
+  if (wec) {
+    co_return normalize(wec);
+  }
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(boost::none);  // the stream is endless by design; lines are bounded below
+  auto [hec, hread] = co_await http::async_read_header(s, buffer, parser, kTok);
+  static_cast<void>(hread);
+  if (hec) {
+    co_return normalize(hec);
+  }
+  if (parser.get().result() != http::status::ok) {
+    co_return errc::http_status;
+  }
+  s.expires_never();  // Docker sends nothing while nothing happens; the caller watches liveness
+
+  std::vector<char> chunk(kChunkBytes);
+  detail::LineSplitter splitter(max_line_bytes);
+  const auto on_line = [&](std::string_view line) { on_event(parse_event(line, max_line_bytes)); };
+  const auto on_overflow = [&](std::size_t bytes) {
+    on_event(make_error("/", "event line of " + std::to_string(bytes) +
+                                 " bytes exceeds the limit of " + std::to_string(max_line_bytes)));
+  };
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = chunk.data();
+    body.size = chunk.size();
+    auto [ec, n] = co_await http::async_read_some(s, buffer, parser, kTok);
+    static_cast<void>(n);
+    if (ec == http::error::need_buffer) {
+      ec = {};
+    }
+    const std::size_t got = chunk.size() - parser.get().body().size;
+    splitter.feed(std::string_view(chunk.data(), got), on_line, on_overflow);
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+          ec == asio::error::eof) {
+        co_return errc::stream_closed;
+      }
+      co_return normalize(ec);
+    }
+  }
+  co_return errc::stream_closed;
+}
+
+// Asio raises operation_aborted as an exception when a cancelled coroutine awaits again; the
+// client's contract is error values, so each public call converts it back.
+template <class T>
+T from_exception(const boost::system::system_error& e) {
+  if constexpr (std::is_same_v<T, error_code>) {
+    return e.code();
+  } else {
+    return T{make_error("/", e.code().message())};
+  }
+}
+
+}  // namespace
+
+Result<DockerEndpoint> parse_docker_host(std::string_view text) {
+  constexpr std::string_view kUnix = "unix://";
+  constexpr std::string_view kTcp = "tcp://";
+  if (text.starts_with(kUnix)) {
+    std::string path(text.substr(kUnix.size()));
+    if (path.empty() || path.front() != '/') {
+      return make_error("DOCKER_HOST", "unix:// needs an absolute socket path");
+    }
+    return DockerEndpoint{UnixEndpoint{std::move(path)}};
+  }
+  if (text.starts_with(kTcp)) {
+    std::string_view rest = text.substr(kTcp.size());
+    while (rest.ends_with('/')) {
+      rest.remove_suffix(1);
+    }
+    const auto colon = rest.rfind(':');
+    std::string host(rest.substr(0, colon));
+    std::string port =
+        colon == std::string_view::npos ? "2375" : std::string(rest.substr(colon + 1));
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
+      return make_error("DOCKER_HOST", "tcp:// needs host:port");
+    }
+    return DockerEndpoint{TcpEndpoint{std::move(host), std::move(port)}};
+  }
+  return make_error("DOCKER_HOST",
+                    "expected unix:///path or tcp://host:port, got \"" + std::string(text) + "\"");
+}
+
+DockerClientSettings DockerClientSettings::from_environment() {
+  DockerClientSettings s;
+  // getenv at start-up, before any thread exists.
+  if (const char* host = std::getenv("DOCKER_HOST");
+      host != nullptr && *host != '\0') {  // NOLINT(concurrency-mt-unsafe)
+    s.host = host;
+  }
+  return s;
+}
+
+DockerClient::DockerClient(boost::asio::any_io_executor executor, DockerClientSettings settings)
+    : executor_(std::move(executor)),
+      settings_(std::move(settings)),
+      endpoint_(parse_docker_host(settings_.host).value()) {}
+
+namespace {
+
+// One connection, one request: Docker's unix socket makes connecting cheap, and concurrent calls
+// never wait for each other's responses.
+asio::awaitable<Reply> round_trip(const asio::any_io_executor& ex, const DockerEndpoint& ep,
+                                  const DockerClientSettings& settings, const RequestLine& line,
+                                  std::string body, std::chrono::milliseconds timeout) {
+  Stream stream = make_stream(ex, ep);
+  const auto req = make_request(line, ep, settings.user_agent, std::move(body));
+  Reply reply;
+  reply.ec = co_await std::visit(
+      [&](auto& s) { return connect_to(s, ep, settings.connect_timeout); }, stream);
+  if (reply.ec) {
+    co_return reply;
+  }
+  co_return co_await std::visit(
+      [&](auto& s) { return exchange(s, req, timeout, settings.max_body_bytes); }, stream);
+}
+
+}  // namespace
+
+asio::awaitable<Result<ApiVersion>> DockerClient::negotiate() {
+  const RequestLine line{http::verb::get, "/_ping"};
+  try {
+    const Reply reply =
+        co_await round_trip(executor_, endpoint_, settings_, line, {}, settings_.request_timeout);
+    if (reply.ec) {
+      co_return to_error(line, reply);
+    }
+    if (reply.status != 200) {
+      co_return make_error(describe(line), docker_message(reply.status, reply.body));
+    }
+    if (reply.api_version.empty()) {
+      co_return make_error(describe(line), "no Api-Version header (Docker older than 1.25?)");
+    }
+    auto v = negotiate_api_version(reply.api_version);
+    if (v) {
+      version_ = *v;
+    }
+    co_return v;
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception<Result<ApiVersion>>(e);
+  }
+}
+
+asio::awaitable<Result<ApiVersion>> DockerClient::ensure_version() {
+  if (version_) {
+    co_return *version_;
+  }
+  co_return co_await negotiate();
+}
+
+namespace {
+
+// The version error of negotiate() as an error_code for ping() and stream_events().
+error_code negotiation_code(const Error& e, const Reply& /*unused*/ = {}) {
+  if (e.path == "Api-Version") {
+    return errc::unsupported_api_version;
+  }
+  return errc::bad_response;
+}
+
+}  // namespace
+
+asio::awaitable<error_code> DockerClient::ping() {
+  const RequestLine line{http::verb::get, "/_ping"};
+  try {
+    const Reply reply =
+        co_await round_trip(executor_, endpoint_, settings_, line, {}, settings_.request_timeout);
+    if (reply.ec) {
+      co_return reply.ec;
+    }
+    if (reply.status != 200) {
+      co_return errc::http_status;
+    }
+    auto v = negotiate_api_version(reply.api_version);
+    if (!v) {
+      co_return negotiation_code(v.error());
+    }
+    version_ = *v;
+    co_return error_code{};
+  } catch (const boost::system::system_error& e) {
+    co_return e.code();
+  }
+}
+
+asio::awaitable<Result<std::vector<ContainerSummary>>> DockerClient::list_containers(
+    std::string label) {
+  try {
+    auto v = co_await ensure_version();
+    if (!v) {
+      co_return v.error();
+    }
+    boost::urls::url url;
+    url.set_path("/v" + v->to_string() + "/containers/json");
+    url.params().append({"all", "true"});
+    url.params().append({"filters", filters_json("", {std::move(label)})});
+    const RequestLine line{http::verb::get, std::string(url.buffer())};
+    const Reply reply =
+        co_await round_trip(executor_, endpoint_, settings_, line, {}, settings_.request_timeout);
+    if (reply.ec) {
+      co_return to_error(line, reply);
+    }
+    if (reply.status != 200) {
+      co_return make_error(describe(line), docker_message(reply.status, reply.body));
+    }
+    co_return parse_container_list(reply.body);
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception<Result<std::vector<ContainerSummary>>>(e);
+  }
+}
+
+asio::awaitable<InspectOutcome> DockerClient::inspect(std::string id) {
+  try {
+    if (!valid_container_ref(id)) {
+      co_return make_error("/", "not a container id: \"" + id.substr(0, 80) + "\"");
+    }
+    auto v = co_await ensure_version();
+    if (!v) {
+      co_return v.error();
+    }
+    const RequestLine line{http::verb::get, "/v" + v->to_string() + "/containers/" + id + "/json"};
+    const Reply reply =
+        co_await round_trip(executor_, endpoint_, settings_, line, {}, settings_.request_timeout);
+    if (reply.ec) {
+      co_return to_error(line, reply);
+    }
+    if (reply.status == 404) {
+      co_return NotFound{};
+    }
+    if (reply.status != 200) {
+      co_return make_error(describe(line), docker_message(reply.status, reply.body));
+    }
+    auto parsed = parse_inspect(reply.body);
+    if (!parsed) {
+      co_return make_error(describe(line) + " " + parsed.error().path, parsed.error().reason);
+    }
+    co_return std::move(*parsed);
+  } catch (const boost::system::system_error& e) {
+    co_return InspectOutcome{make_error("/", e.code().message())};
+  }
+}
+
+asio::awaitable<error_code> DockerClient::stream_events(EventsQuery query, EventHandler on_event) {
+  try {
+    auto v = co_await ensure_version();
+    if (!v) {
+      co_return negotiation_code(v.error());
+    }
+    boost::urls::url url;
+    url.set_path("/v" + v->to_string() + "/events");
+    if (query.since_nano) {
+      // Docker reads "seconds.nanoseconds".
+      const std::int64_t ns = *query.since_nano;
+      std::string frac = std::to_string(ns % 1'000'000'000);
+      frac.insert(0, 9 - frac.size(), '0');
+      url.params().append({"since", std::to_string(ns / 1'000'000'000) + "." + frac});
+    }
+    url.params().append({"filters", filters_json(query.type, query.labels)});
+    const RequestLine line{http::verb::get, std::string(url.buffer())};
+
+    Stream stream = make_stream(executor_, endpoint_);
+    const auto req = make_request(line, endpoint_, settings_.user_agent, {});
+    error_code ec = co_await std::visit(
+        [&](auto& s) { return connect_to(s, endpoint_, settings_.connect_timeout); }, stream);
+    if (ec) {
+      co_return ec;
+    }
+    co_return co_await std::visit(
+        [&](auto& s) {
+          return read_events(s, req, settings_.request_timeout, settings_.max_line_bytes, on_event);
+        },
+        stream);
+  } catch (const boost::system::system_error& e) {
+    co_return e.code();
+  }
+}
+
+namespace {
+
+Result<void> expect_status(const RequestLine& line, const Reply& reply,
+                           const std::vector<unsigned>& ok) {
+  if (reply.ec) {
+    return to_error(line, reply);
+  }
+  for (unsigned s : ok) {
+    if (reply.status == s) {
+      return {};
+    }
+  }
+  return make_error(describe(line), docker_message(reply.status, reply.body));
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::string>> DockerClient::create_container(ContainerCreateSpec spec) {
+  try {
+    auto v = co_await ensure_version();
+    if (!v) {
+      co_return v.error();
+    }
+    boost::urls::url url;
+    url.set_path("/v" + v->to_string() + "/containers/create");
+    if (!spec.name.empty()) {
+      url.params().append({"name", spec.name});
+    }
+    json::object body;
+    body["Image"] = spec.image;
+    if (!spec.cmd.empty()) {
+      body["Cmd"] = json::value_from(spec.cmd);
+    }
+    if (!spec.env.empty()) {
+      body["Env"] = json::value_from(spec.env);
+    }
+    body["Labels"] = json::value_from(spec.labels);
+    json::object host_config;
+    if (!spec.network_mode.empty()) {
+      host_config["NetworkMode"] = spec.network_mode;
+    }
+    if (spec.memory_bytes > 0) {
+      host_config["Memory"] = spec.memory_bytes;
+    }
+    body["HostConfig"] = std::move(host_config);
+    const RequestLine line{http::verb::post, std::string(url.buffer())};
+    const Reply reply = co_await round_trip(executor_, endpoint_, settings_, line,
+                                            json::serialize(body), settings_.request_timeout);
+    if (auto ok = expect_status(line, reply, {201}); !ok) {
+      co_return ok.error();
+    }
+    error_code ec;
+    const json::value v2 = json::parse(reply.body, ec);
+    const json::value* id = (!ec && v2.is_object()) ? v2.as_object().if_contains("Id") : nullptr;
+    if (id == nullptr || !id->is_string()) {
+      co_return make_error(describe(line) + " /Id", "missing in the create response");
+    }
+    co_return Result<std::string>{boost::system::in_place_value, id->as_string()};
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception<Result<std::string>>(e);
+  }
+}
+
+namespace {
+
+// start/stop answer 304 when there is nothing to do; remove answers 404 when it is already gone.
+// Namespace-scope lists: GCC 12 rejects braced lists as arguments of a co_await'ed call.
+const std::vector<unsigned> kStartStopOk{204, 304};
+const std::vector<unsigned> kRemoveOk{204, 404};
+
+}  // namespace
+
+asio::awaitable<Result<void>> DockerClient::container_call(http_verb method, std::string id,
+                                                           std::string suffix,
+                                                           std::chrono::milliseconds timeout,
+                                                           const std::vector<unsigned>& ok) {
+  try {
+    if (!valid_container_ref(id)) {
+      co_return make_error("/", "not a container id: \"" + id.substr(0, 80) + "\"");
+    }
+    auto v = co_await ensure_version();
+    if (!v) {
+      co_return v.error();
+    }
+    const RequestLine line{method, "/v" + v->to_string() + "/containers/" + id + suffix};
+    const Reply reply = co_await round_trip(executor_, endpoint_, settings_, line, {}, timeout);
+    co_return expect_status(line, reply, ok);
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception<Result<void>>(e);
+  }
+}
+
+asio::awaitable<Result<void>> DockerClient::start_container(std::string id) {
+  return container_call(http::verb::post, std::move(id), "/start", settings_.request_timeout,
+                        kStartStopOk);
+}
+
+asio::awaitable<Result<void>> DockerClient::stop_container(std::string id,
+                                                           std::chrono::seconds grace) {
+  // Docker answers only after the grace period and the kill, so the deadline covers both.
+  return container_call(http::verb::post, std::move(id), "/stop?t=" + std::to_string(grace.count()),
+                        settings_.request_timeout + grace, kStartStopOk);
+}
+
+asio::awaitable<Result<void>> DockerClient::remove_container(std::string id, bool force) {
+  return container_call(http::verb::delete_, std::move(id), force ? "?force=true" : "",
+                        settings_.request_timeout, kRemoveOk);
+}
+
+}  // namespace galaxy::docker
