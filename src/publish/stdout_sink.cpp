@@ -35,6 +35,12 @@ void StdoutSink::emit(const contract::Event& event) {
   }
 }
 
+void StdoutSink::apply(contract::Transition transition) {
+  for (const auto& e : transition.events) {
+    emit(e);
+  }
+}
+
 void StdoutSink::stop(std::chrono::milliseconds deadline) {
   {
     std::lock_guard lock(mu_);

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "galaxy/common/utf8.hpp"
+#include "galaxy/sources/state_store.hpp"
 
 namespace galaxy::sources {
 
@@ -111,6 +112,22 @@ ModelState HealthModel::save() const {
   return s;
 }
 
+std::vector<contract::StateRecord> HealthModel::take_state_changes() {
+  std::vector<contract::StateRecord> out;
+  if (cursor_changed_) {
+    out.push_back({std::string(kCursorKey), encode_cursor(cursor_)});
+    cursor_changed_ = false;
+  }
+  for (const auto& id : changed_) {
+    auto it = containers_.find(id);
+    out.push_back(
+        {std::string(kContainerKeyPrefix) + id,
+         it == containers_.end() ? std::nullopt : std::optional(encode_memory(it->second.memory))});
+  }
+  changed_.clear();
+  return out;
+}
+
 std::vector<std::string> HealthModel::watched() const {
   std::vector<std::string> ids;
   ids.reserve(containers_.size());
@@ -139,11 +156,11 @@ HealthModel::Container* HealthModel::track(const std::string& id, const Labels& 
   Container& c = it->second;
   if (inserted) {
     c.memory.id = id;
-    dirty_ = true;
+    changed(id);
   }
   if (c.memory.game_id != (*spec)->game_id) {
     c.memory.game_id = (*spec)->game_id;
-    dirty_ = true;
+    changed(id);
   }
   c.spec = std::move(**spec);
   return &c;
@@ -161,6 +178,7 @@ void HealthModel::advance_cursor(const ContainerEvent& e) {
   }
   cursor_.at_keys.insert(key_of(e));
   dirty_ = true;
+  cursor_changed_ = true;
 }
 
 void HealthModel::emit(const Container& c, std::int64_t at_ms, contract::Details details) {
@@ -206,7 +224,7 @@ void HealthModel::handle_start(Container& c, const ContainerEvent& e) {
     m.start_mark_from_event = true;
     m.oom_since_start = false;
     c.pending_oom.reset();
-    dirty_ = true;
+    changed(m.id);
     auto image = e.attributes.find("image");
     emit(c, t, contract::ContainerStarted{image == e.attributes.end() ? "" : image->second});
   }
@@ -239,13 +257,13 @@ void HealthModel::handle_die(Container& c, const ContainerEvent& e) {
   }
   m.exit_mark_ms = t;
   m.exit_mark_from_event = true;
-  dirty_ = true;
+  changed(m.id);
   emit(c, t, contract::ContainerExited{code, m.oom_since_start});
 }
 
 void HealthModel::handle_oom(Container& c, const ContainerEvent& e) {
   c.memory.oom_since_start = true;
-  dirty_ = true;
+  changed(c.memory.id);
   if (c.pending_oom) {
     return;  // one container_oom per die; a second kill inside the window adds nothing
   }
@@ -287,6 +305,7 @@ void HealthModel::gone(const std::string& id, std::int64_t at_ms) {
   containers_.erase(it);
   gone_.insert(id);
   gone_order_.push_back(id);
+  changed_.insert(id);
   if (gone_order_.size() > kMaxGoneRemembered) {
     gone_.erase(gone_order_.front());
     gone_order_.pop_front();
@@ -328,11 +347,11 @@ void HealthModel::reconcile_start(Container& c, const ContainerSnapshot& s) {
     m.start_mark_ms = s.started_at_ms;
     m.start_mark_from_event = false;
     m.oom_since_start = s.oom_killed && !s.running;
-    dirty_ = true;
+    changed(m.id);
     emit(c, s.started_at_ms, contract::ContainerStarted{s.image});
   } else if (m.start_mark_ms == 0) {
     m.start_mark_ms = s.started_at_ms;  // baseline: known from now on, not news
-    dirty_ = true;
+    changed(m.id);
   }
   c.running = s.running;
 }
@@ -349,11 +368,11 @@ void HealthModel::reconcile_exit(Container& c, const ContainerSnapshot& s) {
   if (news) {
     m.exit_mark_ms = s.finished_at_ms;
     m.exit_mark_from_event = false;
-    dirty_ = true;
+    changed(m.id);
     emit(c, s.finished_at_ms, contract::ContainerExited{s.exit_code, m.oom_since_start});
   } else if (m.exit_mark_ms == 0) {
     m.exit_mark_ms = s.finished_at_ms;
-    dirty_ = true;
+    changed(m.id);
   }
 }
 
@@ -363,13 +382,13 @@ void HealthModel::check_unhealthy(Container& c, const ContainerSnapshot& s) {
   if (!m.has_restart_count || m.restart_count != s.restart_count) {
     m.has_restart_count = true;
     m.restart_count = s.restart_count;
-    dirty_ = true;
+    changed(m.id);
   }
   const bool unhealthy = s.status != "running" || s.health == "unhealthy" || grew;
   if (!unhealthy) {
     if (m.unhealthy) {
       m.unhealthy.reset();
-      dirty_ = true;
+      changed(m.id);
     }
     return;
   }
@@ -378,7 +397,7 @@ void HealthModel::check_unhealthy(Container& c, const ContainerSnapshot& s) {
     return;
   }
   m.unhealthy = obs;
-  dirty_ = true;
+  changed(m.id);
   emit(c, clock_.wall_ms(), obs);
 }
 

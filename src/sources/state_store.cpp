@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
@@ -17,7 +18,7 @@ namespace {
 
 constexpr std::int64_t kStateVersion = 1;
 
-json::value encode_memory(const ContainerMemory& m) {
+json::value memory_json(const ContainerMemory& m) {
   json::object o;
   o["id"] = m.id;
   o["game_id"] = m.game_id;
@@ -109,21 +110,52 @@ Result<ContainerMemory> decode_memory(const json::value& v, const std::string& w
   return m;
 }
 
-}  // namespace
-
-std::string encode_state(const ModelState& state) {
+json::value cursor_json(const Cursor& cursor) {
   json::array keys;
-  for (const auto& k : state.cursor.at_keys) {
+  for (const auto& k : cursor.at_keys) {
     keys.emplace_back(k);
   }
+  return json::object{{"time_ns", cursor.time_ns}, {"at_keys", std::move(keys)}};
+}
+
+Result<Cursor> decode_cursor(const json::value& v, const std::string& where) {
+  if (!v.is_object()) {
+    return make_error(where, "must be an object");
+  }
+  Cursor cursor;
+  GALAXY_TRY(time_ns, field<std::int64_t>(v.get_object(), "time_ns", where));
+  cursor.time_ns = time_ns;
+  const auto* keys = v.get_object().if_contains("at_keys");
+  if (keys == nullptr || !keys->is_array()) {
+    return make_error(where + "/at_keys", "missing or not an array");
+  }
+  for (const auto& k : keys->get_array()) {
+    if (!k.is_string()) {
+      return make_error(where + "/at_keys", "must hold strings");
+    }
+    cursor.at_keys.insert(std::string(k.get_string()));
+  }
+  return cursor;
+}
+
+}  // namespace
+
+std::string encode_cursor(const Cursor& cursor) {
+  return json::serialize(cursor_json(cursor));
+}
+
+std::string encode_memory(const ContainerMemory& memory) {
+  return json::serialize(memory_json(memory));
+}
+
+std::string encode_state(const ModelState& state) {
   json::array containers;
   for (const auto& m : state.containers) {
-    containers.push_back(encode_memory(m));
+    containers.push_back(memory_json(m));
   }
-  json::object root{
-      {"version", kStateVersion},
-      {"cursor", json::object{{"time_ns", state.cursor.time_ns}, {"at_keys", std::move(keys)}}},
-      {"containers", std::move(containers)}};
+  json::object root{{"version", kStateVersion},
+                    {"cursor", cursor_json(state.cursor)},
+                    {"containers", std::move(containers)}};
   return json::serialize(root);
 }
 
@@ -143,21 +175,11 @@ Result<ModelState> decode_state(std::string_view text) {
   }
   ModelState state;
   const auto* cursor = o.if_contains("cursor");
-  if (cursor == nullptr || !cursor->is_object()) {
-    return make_error("/cursor", "missing or not an object");
+  if (cursor == nullptr) {
+    return make_error("/cursor", "missing");
   }
-  GALAXY_TRY(time_ns, field<std::int64_t>(cursor->get_object(), "time_ns", "/cursor"));
-  state.cursor.time_ns = time_ns;
-  const auto* keys = cursor->get_object().if_contains("at_keys");
-  if (keys == nullptr || !keys->is_array()) {
-    return make_error("/cursor/at_keys", "missing or not an array");
-  }
-  for (const auto& k : keys->get_array()) {
-    if (!k.is_string()) {
-      return make_error("/cursor/at_keys", "must hold strings");
-    }
-    state.cursor.at_keys.insert(std::string(k.get_string()));
-  }
+  GALAXY_TRY(c, decode_cursor(*cursor, "/cursor"));
+  state.cursor = std::move(c);
   const auto* containers = o.if_contains("containers");
   if (containers == nullptr || !containers->is_array()) {
     return make_error("/containers", "missing or not an array");
@@ -167,6 +189,32 @@ Result<ModelState> decode_state(std::string_view text) {
     GALAXY_TRY(m, decode_memory(c, "/containers/" + std::to_string(i++)));
     state.containers.push_back(std::move(m));
   }
+  return state;
+}
+
+Result<ModelState> state_from_records(const std::vector<contract::StateRecord>& records) {
+  ModelState state;
+  for (const auto& r : records) {
+    if (!r.value) {
+      continue;
+    }
+    boost::system::error_code ec;
+    json::value v = json::parse(json::string_view(r.value->data(), r.value->size()), ec);
+    if (ec) {
+      return make_error(r.key, "not JSON: " + ec.message());
+    }
+    if (r.key == kCursorKey) {
+      GALAXY_TRY(c, decode_cursor(v, r.key));
+      state.cursor = std::move(c);
+    } else if (r.key.rfind(kContainerKeyPrefix, 0) == 0) {
+      GALAXY_TRY(m, decode_memory(v, r.key));
+      state.containers.push_back(std::move(m));
+    } else {
+      return make_error(r.key, "unknown state record");
+    }
+  }
+  std::sort(state.containers.begin(), state.containers.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
   return state;
 }
 

@@ -37,15 +37,16 @@ asio::awaitable<bool> sleep_for(std::chrono::milliseconds d) {
 }  // namespace
 
 Watcher::Watcher(asio::any_io_executor executor, const Clock& clock, docker::DockerApi& docker,
-                 contract::EventSink& sink, StateStore& store, const RemovalIntents& removals,
+                 contract::TransitionSink& sink, StateStore& store, const RemovalIntents& removals,
                  ProbeControl& probes, WatcherSettings settings)
     : executor_(executor),
       clock_(clock),
       docker_(docker),
+      sink_(sink),
       store_(store),
       probes_(probes),
       settings_(std::move(settings)),
-      model_(clock, sink, *this, removals, settings_.model),
+      model_(clock, collected_, *this, removals, settings_.model),
       work_ready_(executor, asio::steady_timer::time_point::max()),
       rng_(std::random_device{}()) {
   model_.restore(load_or_throw(store_));
@@ -69,6 +70,15 @@ void Watcher::probe_stop(const std::string& id) {
 void Watcher::probe_verdict(const std::string& container_id, const contract::Details& verdict,
                             std::int64_t at_ms) {
   model_.on_probe(container_id, verdict, at_ms);
+  flush();
+}
+
+void Watcher::flush() {
+  contract::Transition t{std::move(collected_.events), model_.take_state_changes()};
+  collected_.events.clear();
+  if (!t.empty()) {
+    sink_.apply(std::move(t));
+  }
 }
 
 asio::awaitable<void> Watcher::run() {
@@ -131,6 +141,7 @@ asio::awaitable<void> Watcher::listen_loop() {
       ++stats_.events;
       const std::int64_t ns = r->time_nano != 0 ? r->time_nano : r->time * 1'000'000'000;
       model_.on_event(ContainerEvent{r->actor_id, r->action, ns, std::move(r->attributes)});
+      flush();
     };
     // The stream call runs alongside a resync and a watchdog; the first to end (the stream
     // breaking, or the watchdog finding the daemon dead) ends the round.
@@ -183,6 +194,7 @@ asio::awaitable<void> Watcher::resync() {
     ids.push_back(c.id);
   }
   model_.on_listed(ids);
+  flush();
 }
 
 asio::awaitable<void> Watcher::periodic_loop() {
@@ -192,6 +204,7 @@ asio::awaitable<void> Watcher::periodic_loop() {
   auto next_save = clock_.steady() + settings_.save_interval;
   while (co_await sleep_for(std::max(tick, std::chrono::milliseconds(1)))) {
     model_.on_tick();
+    flush();
     const auto now = clock_.steady();
     if (now >= next_inspect) {
       next_inspect = now + settings_.inspect_interval;
@@ -228,8 +241,10 @@ asio::awaitable<void> Watcher::inspect_one(const std::string& id) {
   auto outcome = co_await docker_.inspect(id);
   if (auto* found = std::get_if<docker::ContainerInspect>(&outcome)) {
     model_.on_inspect(to_snapshot(*found));
+    flush();
   } else if (std::holds_alternative<docker::NotFound>(outcome)) {
     model_.on_inspect_not_found(id);
+    flush();
   } else {
     ++stats_.inspect_errors;
     spdlog::warn("inspect {} failed: {}", id.substr(0, 12), std::get<Error>(outcome).message());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "galaxy/contract/codec.hpp"
+#include "galaxy/sources/state_store.hpp"
 
 namespace galaxy::sources {
 namespace {
@@ -299,6 +300,33 @@ TEST_F(ModelTest, RestartResumesWithoutRepeatsAndReportsWhatHappenedMeanwhile) {
   model->on_inspect(other);
   EXPECT_EQ(sink.events.back(), (Event{"game-1", "c2", kT0 + 20'000,
                                        contract::ContainerStarted{"galaxy/fake-engine:test"}}));
+}
+
+TEST_F(ModelTest, StateChangesReplayToTheSavedState) {
+  std::map<std::string, std::optional<std::string>> store;  // what a durable sink would hold
+  auto absorb = [&] {
+    for (auto& r : model->take_state_changes()) {
+      store[r.key] = r.value;
+    }
+  };
+  model->on_event(ev("start", kT0 + 1));
+  absorb();
+  EXPECT_TRUE(store.count("cursor") && store.count("container/c1"));
+  EXPECT_TRUE(model->take_state_changes().empty()) << "nothing changed since";
+  model->on_event(ev("start", kT0 + 2, {}, "c2"));
+  model->on_event(ev("die", kT0 + 3, {{"exitCode", "1"}}));
+  model->on_event(ev("destroy", kT0 + 4, {}, "c2"));
+  absorb();
+  EXPECT_FALSE(store.at("container/c2").has_value()) << "forgotten containers are deleted";
+  std::vector<contract::StateRecord> records;
+  for (const auto& [k, v] : store) {
+    records.push_back({k, v});
+  }
+  auto rebuilt = state_from_records(records);
+  ASSERT_TRUE(rebuilt) << rebuilt.error().message();
+  EXPECT_EQ(*rebuilt, model->save());
+  records.push_back({"container/bad", std::string("{\"id\":3}")});
+  EXPECT_EQ(state_from_records(records).error().path, "container/bad/id");
 }
 
 TEST_F(ModelTest, UnlabelledAndBadLabelsAreIgnored) {

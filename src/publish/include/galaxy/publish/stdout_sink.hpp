@@ -25,7 +25,7 @@ struct StdoutSinkSettings {
   std::size_t queue_capacity = 65536;  // lines
 };
 
-class StdoutSink final : public contract::EventSink {
+class StdoutSink final : public contract::EventSink, public contract::TransitionSink {
  public:
   explicit StdoutSink(StdoutSinkSettings settings = {});
   ~StdoutSink() override;
@@ -33,6 +33,9 @@ class StdoutSink final : public contract::EventSink {
   StdoutSink& operator=(const StdoutSink&) = delete;
 
   void emit(const contract::Event& event) override;
+  // Writes the events; the state records are not this sink's business (the daemon keeps them in
+  // its state file in stdout mode).
+  void apply(contract::Transition transition) override;
 
   // Writes what is queued, for at most `deadline`, then stops the writer. Idempotent.
   void stop(std::chrono::milliseconds deadline);

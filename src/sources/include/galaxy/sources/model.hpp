@@ -141,6 +141,9 @@ class HealthModel {
   ModelState save() const;
   // True when save() would differ from the last save(); cleared by save().
   bool dirty() const { return dirty_; }
+  // The memory records changed since the last call (cursor, containers changed or forgotten),
+  // for a durable sink to store with the events that changed them.
+  std::vector<contract::StateRecord> take_state_changes();
 
   // Source 1. Events the cursor already covers (a `since` replay) are dropped here.
   void on_event(const ContainerEvent& event);
@@ -186,6 +189,10 @@ class HealthModel {
   void reconcile_exit(Container& c, const ContainerSnapshot& s);
   void check_unhealthy(Container& c, const ContainerSnapshot& s);
   void maybe_probe(Container& c, const ContainerSnapshot& s);
+  void changed(const std::string& id) {
+    dirty_ = true;
+    changed_.insert(id);
+  }
 
   const Clock& clock_;
   contract::EventSink& sink_;
@@ -199,6 +206,8 @@ class HealthModel {
   std::deque<std::string> gone_order_;
   std::set<std::string> skipped_;  // bad labels, logged once
   bool dirty_ = false;
+  std::set<std::string> changed_;  // container ids whose memory changed (or was forgotten)
+  bool cursor_changed_ = false;
 };
 
 }  // namespace galaxy::sources

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "galaxy/common/result.hpp"
+#include "galaxy/contract/sink.hpp"
 #include "galaxy/sources/model.hpp"
 
 namespace galaxy::sources {
@@ -34,5 +35,14 @@ class FileStateStore final : public StateStore {
 
 std::string encode_state(const ModelState& state);
 Result<ModelState> decode_state(std::string_view json);
+
+// The same memory as keyed records (contract::StateRecord), for stores that keep it row by row
+// beside the events: "cursor" and "container/<id>".
+inline constexpr std::string_view kCursorKey = "cursor";
+inline constexpr std::string_view kContainerKeyPrefix = "container/";
+std::string encode_cursor(const Cursor& cursor);
+std::string encode_memory(const ContainerMemory& memory);
+// Builds a state from stored records; an error names the record's key and the place in it.
+Result<ModelState> state_from_records(const std::vector<contract::StateRecord>& records);
 
 }  // namespace galaxy::sources

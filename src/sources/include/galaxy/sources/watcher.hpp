@@ -61,7 +61,7 @@ class Watcher final : private ModelActions {
  public:
   // Throws galaxy::ErrorException when the state store holds a state it cannot read.
   Watcher(boost::asio::any_io_executor executor, const Clock& clock, docker::DockerApi& docker,
-          contract::EventSink& sink, StateStore& store, const RemovalIntents& removals,
+          contract::TransitionSink& sink, StateStore& store, const RemovalIntents& removals,
           ProbeControl& probes, WatcherSettings settings);
 
   // Runs until cancelled (through the cancellation slot of co_spawn); saves the state on the way
@@ -91,10 +91,20 @@ class Watcher final : private ModelActions {
   void save_state();
   std::chrono::milliseconds backoff(unsigned attempt);
   ContainerSnapshot to_snapshot(const docker::ContainerInspect& in) const;
+  // Hands what the last model call emitted, with the memory it changed, to the sink as one
+  // transition.
+  void flush();
+
+  struct Collector final : contract::EventSink {
+    std::vector<contract::Event> events;
+    void emit(const contract::Event& e) override { events.push_back(e); }
+  };
 
   boost::asio::any_io_executor executor_;
   const Clock& clock_;
   docker::DockerApi& docker_;
+  contract::TransitionSink& sink_;
+  Collector collected_;
   StateStore& store_;
   ProbeControl& probes_;
   WatcherSettings settings_;
