@@ -1,0 +1,242 @@
+// The Watcher's wiring against a fake Docker: no sockets, no sleeping — the loop is polled until
+// it has nothing ready to run.
+#include "galaxy/sources/watcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace galaxy::sources {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+class FakeDocker final : public docker::DockerApi {
+ public:
+  std::vector<docker::ContainerSummary> listed;
+  std::map<std::string, docker::ContainerInspect> containers;
+  std::vector<docker::DockerEvent> to_stream;  // delivered on the next subscription
+  std::vector<error_code> stream_endings;      // how the next subscriptions end, then: stay open
+  std::vector<docker::EventsQuery> queries;
+  int inspects = 0;
+
+  asio::awaitable<error_code> ping() override { co_return error_code{}; }
+  asio::awaitable<Result<std::vector<docker::ContainerSummary>>> list_containers(
+      std::string /*label*/) override {
+    co_return listed;
+  }
+  asio::awaitable<docker::InspectOutcome> inspect(std::string id) override {
+    ++inspects;
+    auto it = containers.find(id);
+    if (it == containers.end()) {
+      co_return docker::NotFound{};
+    }
+    co_return it->second;
+  }
+  asio::awaitable<error_code> stream_events(docker::EventsQuery q,
+                                            docker::EventHandler on_event) override {
+    queries.push_back(q);
+    for (auto& e : std::exchange(to_stream, {})) {
+      on_event(e);
+    }
+    if (!stream_endings.empty()) {
+      auto ec = stream_endings.front();
+      stream_endings.erase(stream_endings.begin());
+      co_return ec;
+    }
+    asio::steady_timer forever(co_await asio::this_coro::executor,
+                               asio::steady_timer::time_point::max());
+    error_code ec;
+    co_await forever.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return ec;
+  }
+};
+
+struct Sink final : contract::TransitionSink {
+  std::vector<contract::Transition> transitions;
+  std::vector<contract::Event> events() const {
+    std::vector<contract::Event> out;
+    for (const auto& t : transitions) {
+      out.insert(out.end(), t.events.begin(), t.events.end());
+    }
+    return out;
+  }
+  void apply(contract::Transition t) override { transitions.push_back(std::move(t)); }
+};
+
+struct Probes final : ProbeControl {
+  std::map<std::string, ProbeEndpoint> active;
+  void start(const std::string& id, const ProbeEndpoint& e) override { active[id] = e; }
+  void stop(const std::string& id) override { active.erase(id); }
+};
+
+struct MemoryStore final : StateStore {
+  std::optional<ModelState> state;
+  int saves = 0;
+  Result<std::optional<ModelState>> load() override { return state; }
+  Result<void> save(const ModelState& s) override {
+    state = s;
+    ++saves;
+    return {};
+  }
+};
+
+docker::ContainerInspect running(std::string id, std::int64_t started_ms) {
+  docker::ContainerInspect c;
+  c.id = std::move(id);
+  c.image = "galaxy/fake-engine:test";
+  c.labels = {{"galaxy.game_id", "game-" + c.id}};
+  c.status = "running";
+  c.running = true;
+  c.started_at_ms = started_ms;
+  c.networks = {{"bridge", "172.17.0.9"}, {"galaxy", "10.1.0.9"}};
+  return c;
+}
+
+docker::DockerEvent event(std::string id, std::string action, std::int64_t ms,
+                          std::map<std::string, std::string> extra = {}) {
+  docker::DockerEvent e;
+  e.type = "container";
+  e.action = std::move(action);
+  e.actor_id = id;
+  e.attributes = {{"galaxy.game_id", "game-" + id}, {"image", "galaxy/fake-engine:test"}};
+  e.attributes.insert(extra.begin(), extra.end());
+  e.time_nano = ms * 1'000'000;
+  e.time = ms / 1000;
+  return e;
+}
+
+class WatcherTest : public ::testing::Test {
+ protected:
+  asio::io_context ioc;
+  ManualClock clock{1'775'121'700'000};
+  FakeDocker docker;
+  Sink sink;
+  MemoryStore store;
+  NoRemovalIntents removals;
+  Probes probes;
+  asio::cancellation_signal cancel;
+  bool finished = false;
+  std::unique_ptr<Watcher> watcher;
+
+  void start(WatcherSettings s = {}) {
+    s.reconnect_min = std::chrono::milliseconds(0);
+    watcher = std::make_unique<Watcher>(ioc.get_executor(), clock, docker, sink, store, removals,
+                                        probes, s);
+    asio::co_spawn(ioc, watcher->run(),
+                   asio::bind_cancellation_slot(cancel.slot(), [this](std::exception_ptr e) {
+                     finished = true;
+                     if (e) {
+                       std::rethrow_exception(e);
+                     }
+                   }));
+    settle();
+  }
+  void settle() {
+    ioc.restart();  // poll() stops the context once it runs out of work
+    while (ioc.poll() > 0) {
+    }
+  }
+  void stop() {
+    cancel.emit(asio::cancellation_type::terminal);
+    settle();
+    ASSERT_TRUE(finished) << "run() must end promptly when cancelled";
+  }
+};
+
+TEST_F(WatcherTest, FirstRunSubscribesFromNowListsAndInspects) {
+  docker.listed = {{"a", {{"galaxy.game_id", "game-a"}}, "running", "img"}};
+  docker.containers["a"] = running("a", clock.wall_ms() - 60'000);
+  start();
+  ASSERT_EQ(docker.queries.size(), 1U);
+  EXPECT_EQ(docker.queries[0].since_nano, clock.wall_ms() * 1'000'000);
+  EXPECT_EQ(docker.queries[0].labels, std::vector<std::string>{"galaxy.game_id"});
+  EXPECT_EQ(docker.inspects, 1);
+  EXPECT_TRUE(sink.events().empty()) << "a container running before our first run is baseline";
+  ASSERT_EQ(probes.active.count("a"), 1U);
+  EXPECT_EQ(probes.active["a"].ip, "172.17.0.9") << "first network with an IP, by name";
+  stop();
+}
+
+TEST_F(WatcherTest, ProbesTheConfiguredNetwork) {
+  docker.listed = {{"a", {{"galaxy.game_id", "game-a"}}, "running", "img"}};
+  docker.containers["a"] = running("a", clock.wall_ms() - 60'000);
+  WatcherSettings s;
+  s.network = "galaxy";
+  start(s);
+  EXPECT_EQ(probes.active["a"].ip, "10.1.0.9");
+  stop();
+}
+
+TEST_F(WatcherTest, EventsBecomeTransitionsWithTheirMemory) {
+  docker.containers["b"] = running("b", clock.wall_ms() + 5);
+  docker.to_stream = {event("b", "start", clock.wall_ms() + 10),
+                      event("b", "exec_start: sh", clock.wall_ms() + 11)};
+  start();
+  const auto events = sink.events();
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0], (contract::Event{"game-b", "b", clock.wall_ms() + 10,
+                                        contract::ContainerStarted{"galaxy/fake-engine:test"}}));
+  const auto& state = sink.transitions.front().state;
+  EXPECT_TRUE(std::any_of(state.begin(), state.end(), [](const auto& r) {
+    return r.key == "cursor";
+  })) << "the cursor moves in the same transition as the event it passed";
+  EXPECT_EQ(probes.active.count("b"), 1U) << "the start triggered an inspect for the address";
+  stop();
+}
+
+TEST_F(WatcherTest, ReconnectsResumingFromTheCursor) {
+  docker.containers["c"] = running("c", clock.wall_ms() - 5000);
+  docker.containers["c"].running = false;
+  docker.containers["c"].status = "exited";
+  docker.containers["c"].exit_code = 3;
+  docker.containers["c"].finished_at_ms = clock.wall_ms() + 9;
+  docker.to_stream = {event("c", "die", clock.wall_ms() + 10, {{"exitCode", "3"}})};
+  docker.stream_endings = {asio::error::connection_reset};
+  start();
+  ASSERT_GE(docker.queries.size(), 2U);
+  EXPECT_EQ(docker.queries[1].since_nano, (clock.wall_ms() + 10) * 1'000'000);
+  EXPECT_EQ(watcher->stats().reconnects, 1U);
+  const auto events = sink.events();
+  ASSERT_EQ(events.size(), 2U) << "the exit once, then the inspect of the exited container";
+  EXPECT_EQ(events[0].type(), contract::EventType::container_exited);
+  EXPECT_EQ(events[1].type(), contract::EventType::inspect_unhealthy);
+  stop();
+}
+
+TEST_F(WatcherTest, CancelSavesStateAndRestartDoesNotRepeat) {
+  docker.containers["d"] = running("d", clock.wall_ms() + 5);
+  docker.to_stream = {event("d", "start", clock.wall_ms() + 10)};
+  start();
+  stop();
+  ASSERT_TRUE(store.state.has_value());
+  EXPECT_EQ(store.state->cursor.time_ns, (clock.wall_ms() + 10) * 1'000'000);
+
+  // A second daemon on the same store: `since` replays the start; nothing is reported twice.
+  sink.transitions.clear();
+  finished = false;
+  docker.to_stream = {event("d", "start", clock.wall_ms() + 10)};
+  docker.listed = {{"d", {{"galaxy.game_id", "game-d"}}, "running", "img"}};
+  start();
+  EXPECT_TRUE(sink.events().empty());
+  EXPECT_EQ(docker.queries.back().since_nano, (clock.wall_ms() + 10) * 1'000'000);
+  stop();
+}
+
+TEST_F(WatcherTest, CorruptStateRefusesToStart) {
+  struct Broken final : StateStore {
+    Result<std::optional<ModelState>> load() override { return make_error("/x", "corrupt"); }
+    Result<void> save(const ModelState&) override { return {}; }
+  } broken;
+  EXPECT_THROW(Watcher(ioc.get_executor(), clock, docker, sink, broken, removals, probes, {}),
+               ErrorException);
+}
+
+}  // namespace
+}  // namespace galaxy::sources
