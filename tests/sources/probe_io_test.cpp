@@ -1,0 +1,361 @@
+// The prober and the scheduler against real loopback servers run in-process on the same
+// io_context. Waits are on real I/O with generous limits; no assertion is about timing.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "galaxy/common/clock.hpp"
+#include "galaxy/sources/probe.hpp"
+#include "galaxy/sources/probe_scheduler.hpp"
+
+namespace galaxy::sources {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using std::chrono::milliseconds;
+
+constexpr auto kGenerous = std::chrono::seconds(20);
+
+// Accepts connections on 127.0.0.1 and hands each to `behave`.
+class TestServer {
+ public:
+  using Behavior = std::function<awaitable<void>(TestServer&, tcp::socket)>;
+
+  TestServer(asio::io_context& ioc, Behavior behave)
+      : acceptor_(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0)),
+        behave_(std::move(behave)) {
+    asio::co_spawn(ioc, accept_loop(), asio::detached);
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  // Reads one request head; "" when the client closed or failed first.
+  awaitable<std::string> read_request(tcp::socket& socket, std::string& pending) {
+    boost::system::error_code ec;
+    const std::size_t n = co_await asio::async_read_until(
+        socket, asio::dynamic_buffer(pending), "\r\n\r\n", asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      co_return "";
+    }
+    std::string request = pending.substr(0, n);
+    pending.erase(0, n);
+    requests.push_back(request);
+    co_return request;
+  }
+
+  awaitable<std::string> read_request(tcp::socket& socket) {
+    std::string pending;
+    co_return co_await read_request(socket, pending);
+  }
+
+  int connections = 0;
+  std::vector<std::string> requests;
+  std::size_t bytes_written = 0;
+  bool client_went_away = false;
+  int finished = 0;  // connections the behavior has finished with
+
+ private:
+  awaitable<void> accept_loop() {
+    while (true) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        co_return;
+      }
+      ++connections;
+      asio::co_spawn(acceptor_.get_executor(), behave_(*this, std::move(socket)), asio::detached);
+    }
+  }
+
+  tcp::acceptor acceptor_;
+  Behavior behave_;
+};
+
+awaitable<void> sleep_for(milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
+awaitable<void> write_all(tcp::socket& socket, std::string_view bytes,
+                          TestServer* server = nullptr) {
+  boost::system::error_code ec;
+  const std::size_t n = co_await asio::async_write(socket, asio::buffer(bytes),
+                                                   asio::redirect_error(use_awaitable, ec));
+  if (server != nullptr) {
+    server->bytes_written += n;
+    server->client_went_away = server->client_went_away || static_cast<bool>(ec);
+  }
+}
+
+// Reads the request, answers `response`, closes.
+TestServer::Behavior answer(std::string response) {
+  return [response](TestServer& server, tcp::socket socket) -> awaitable<void> {
+    if ((co_await server.read_request(socket)).empty()) {
+      co_return;
+    }
+    co_await write_all(socket, response);
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    co_await sleep_for(milliseconds(200));  // let the client read and close first
+  };
+}
+
+struct ProbeFixture : ::testing::Test {
+  asio::io_context ioc;
+  SystemClock clock;
+
+  ProbeSettings settings(milliseconds timeout = milliseconds(2000), bool keep_alive = false) {
+    ProbeSettings s;
+    s.timeout = timeout;
+    s.keep_alive = keep_alive;
+    return s;
+  }
+
+  // Runs one probe to completion on `*keep` (made on first use) or a fresh session.
+  std::optional<ProbeResult> probe(const Prober& prober, std::uint16_t port,
+                                   std::shared_ptr<ProbeSession>* keep = nullptr) {
+    std::shared_ptr<ProbeSession> fresh;
+    auto& session = keep != nullptr ? *keep : fresh;
+    if (!session) {
+      session = prober.make_session([this](const ProbeResult& r) { last = r; });
+    }
+    auto target = prober.make_target("127.0.0.1", port, "/healthz");
+    EXPECT_TRUE(target.has_value());
+    last.reset();
+    session->start(std::make_shared<const ProbeTarget>(std::move(*target)));
+    run_until([&] { return last.has_value(); });
+    return last;
+  }
+
+  // Probes once, expects an HTTP response and returns its status.
+  int status_of(const Prober& prober, std::uint16_t port) {
+    const auto r = probe(prober, port);
+    if (!r) {
+      ADD_FAILURE() << "the probe did not finish";
+      return -1;
+    }
+    EXPECT_EQ(r->error, "");
+    return r->status;
+  }
+
+  // Probes once, expects no HTTP response and returns why.
+  std::string no_response_error(const Prober& prober, std::uint16_t port) {
+    const auto r = probe(prober, port);
+    if (!r) {
+      ADD_FAILURE() << "the probe did not finish";
+      return "";
+    }
+    EXPECT_EQ(r->status, 0);
+    EXPECT_FALSE(r->ok());
+    return r->error;
+  }
+
+  std::optional<ProbeResult> last;
+
+  void run_until(const std::function<bool()>& done) {
+    const auto give_up = std::chrono::steady_clock::now() + kGenerous;
+    while (!done() && std::chrono::steady_clock::now() < give_up) {
+      ioc.run_one_for(milliseconds(100));
+    }
+  }
+};
+
+TEST_F(ProbeFixture, Ok200AndTheRequestItSent) {
+  TestServer server(ioc,
+                    answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
+  Prober prober(ioc.get_executor(), clock, settings());
+  EXPECT_EQ(status_of(prober, server.port()), 200);
+  ASSERT_EQ(server.requests.size(), 1U);
+  const std::string& req = server.requests[0];
+  EXPECT_TRUE(req.starts_with("GET /healthz HTTP/1.1\r\n")) << req;
+  EXPECT_NE(req.find("\r\nUser-Agent: galaxy-runtime-manager/0.1\r\n"), std::string::npos);
+  EXPECT_NE(req.find("\r\nConnection: close\r\n"), std::string::npos);
+  EXPECT_NE(req.find("\r\nHost: 127.0.0.1:" + std::to_string(server.port()) + "\r\n"),
+            std::string::npos);
+}
+
+TEST_F(ProbeFixture, Status500IsAFailureWithoutError) {
+  TestServer server(ioc, answer("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"));
+  Prober prober(ioc.get_executor(), clock, settings());
+  EXPECT_EQ(status_of(prober, server.port()), 500);
+}
+
+TEST_F(ProbeFixture, RedirectIsNotFollowed) {
+  TestServer server(ioc, answer("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
+                                "Content-Length: 0\r\n\r\n"));
+  Prober prober(ioc.get_executor(), clock, settings());
+  EXPECT_EQ(status_of(prober, server.port()), 302);
+  EXPECT_EQ(server.requests.size(), 1U);
+}
+
+TEST_F(ProbeFixture, RefusedPort) {
+  std::uint16_t port = 0;
+  {
+    tcp::acceptor closed(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    port = closed.local_endpoint().port();
+  }
+  Prober prober(ioc.get_executor(), clock, settings());
+  EXPECT_EQ(no_response_error(prober, port), "connection refused");
+}
+
+TEST_F(ProbeFixture, ServerThatNeverAnswersHitsTheDeadline) {
+  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    co_await sleep_for(milliseconds(30'000));
+  });
+  Prober prober(ioc.get_executor(), clock, settings(milliseconds(300)));
+  EXPECT_EQ(no_response_error(prober, server.port()),
+            "timeout after 300ms waiting for response head");
+}
+
+TEST_F(ProbeFixture, SlowlorisTimesOutAtTheDeadline) {
+  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    const std::string head = "HTTP/1.1 200 OK\r\nX-Slow: " + std::string(1000, 'z');
+    for (const char c : head) {
+      co_await write_all(socket, std::string_view(&c, 1), &s);
+      if (s.client_went_away) {
+        co_return;
+      }
+      co_await sleep_for(milliseconds(100));
+    }
+  });
+  Prober prober(ioc.get_executor(), clock, settings(milliseconds(500)));
+  EXPECT_EQ(no_response_error(prober, server.port()),
+            "timeout after 500ms waiting for response head");
+  EXPECT_GT(last->bytes_received, 0U);
+}
+
+TEST_F(ProbeFixture, EndlessBodyStopsReading) {
+  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    co_await write_all(socket, "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n", &s);
+    const std::string chunk(16 * 1024, 'x');
+    while (!s.client_went_away && s.bytes_written < 1'000'000'000) {
+      co_await write_all(socket, chunk, &s);
+    }
+  });
+  const auto s = settings();
+  Prober prober(ioc.get_executor(), clock, s);
+  const auto r = probe(prober, server.port());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->error, "");
+  EXPECT_LE(r->bytes_received, s.max_head_bytes + 1024 + s.max_body_bytes);
+  run_until([&] { return server.client_went_away; });
+  EXPECT_TRUE(server.client_went_away) << "the prober must close instead of reading on";
+}
+
+TEST_F(ProbeFixture, HugeHeadersFailBounded) {
+  TestServer server(ioc, answer("HTTP/1.1 200 OK\r\nX-Filler: " + std::string(64 * 1024, 'h') +
+                                "\r\nContent-Length: 0\r\n\r\n"));
+  const auto s = settings();
+  Prober prober(ioc.get_executor(), clock, s);
+  EXPECT_EQ(no_response_error(prober, server.port()), "response head over 8192 bytes");
+  EXPECT_LE(last->bytes_received, s.max_head_bytes + 1024);
+}
+
+TEST_F(ProbeFixture, ConnectionReset) {
+  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    socket.set_option(asio::socket_base::linger(true, 0));  // close() sends RST
+    socket.close();
+  });
+  Prober prober(ioc.get_executor(), clock, settings());
+  EXPECT_EQ(no_response_error(prober, server.port()), "connection reset");
+}
+
+TEST_F(ProbeFixture, ClosedWithoutResponse) {
+  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    socket.shutdown(tcp::socket::shutdown_send);
+    co_await sleep_for(milliseconds(200));
+  });
+  Prober prober(ioc.get_executor(), clock, settings());
+  EXPECT_EQ(no_response_error(prober, server.port()), "connection closed before response");
+}
+
+TEST_F(ProbeFixture, TlsServerOnAPlainPortIsMalformed) {
+  // What a TLS server sends back for a plaintext request: a fatal alert record.
+  TestServer server(ioc, answer(std::string("\x15\x03\x03\x00\x02\x02\x32", 7)));
+  Prober prober(ioc.get_executor(), clock, settings());
+  const std::string error = no_response_error(prober, server.port());
+  EXPECT_TRUE(error.starts_with("malformed HTTP response")) << error;
+}
+
+TEST_F(ProbeFixture, GarbageIsMalformed) {
+  TestServer server(ioc, answer("SSH-2.0-OpenSSH_9.2\r\n"));
+  Prober prober(ioc.get_executor(), clock, settings());
+  const std::string error = no_response_error(prober, server.port());
+  EXPECT_TRUE(error.starts_with("malformed HTTP response")) << error;
+}
+
+// Answers every request on a connection with 200 and keeps it open, up to `per_connection`
+// requests.
+TestServer::Behavior keep_alive_server(int per_connection) {
+  return [per_connection](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    std::string pending;
+    for (int i = 0; i < per_connection; ++i) {
+      if ((co_await s.read_request(socket, pending)).empty()) {
+        co_return;
+      }
+      co_await write_all(socket, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+    socket.close();
+    ++s.finished;
+  };
+}
+
+TEST_F(ProbeFixture, KeepAliveReusesTheConnection) {
+  TestServer server(ioc, keep_alive_server(100));
+  Prober prober(ioc.get_executor(), clock, settings(milliseconds(2000), true));
+  std::shared_ptr<ProbeSession> session;  // one session across probes, as the scheduler uses it
+  std::vector<ProbeResult> results;
+  for (int i = 0; i < 3; ++i) {
+    const auto r = probe(prober, server.port(), &session);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    results.push_back(*r);
+  }
+  EXPECT_EQ(server.connections, 1);
+  EXPECT_EQ(server.requests.size(), 3U);
+  EXPECT_FALSE(results[0].reused_connection);
+  EXPECT_TRUE(results[1].reused_connection);
+  EXPECT_TRUE(results[2].reused_connection);
+  EXPECT_NE(server.requests[0].find("\r\nConnection: keep-alive\r\n"), std::string::npos);
+}
+
+TEST_F(ProbeFixture, KeepAliveReconnectsWhenTheServerDroppedTheIdleConnection) {
+  TestServer server(ioc, keep_alive_server(1));
+  Prober prober(ioc.get_executor(), clock, settings(milliseconds(2000), true));
+  std::shared_ptr<ProbeSession> session;
+  const auto first = probe(prober, server.port(), &session);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 200);
+  run_until([&] { return server.finished == 1; });
+  ASSERT_EQ(server.finished, 1);
+  const auto second = probe(prober, server.port(), &session);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 200) << second->error;
+  EXPECT_FALSE(second->reused_connection);
+  EXPECT_EQ(server.connections, 2);
+}
+
+}  // namespace
+}  // namespace galaxy::sources
