@@ -216,7 +216,9 @@ asio::awaitable<Reply> exchange(S& s, const http::request<http::string_body>& re
   static_cast<void>(read);
   if (rec) {
     reply.ec = normalize(rec);
-    reply.detail = rec.message();
+    if (reply.ec != rec && rec != beast::error::timeout) {
+      reply.detail = rec.message();  // which HTTP parse error, under errc::bad_response
+    }
     co_return reply;
   }
   auto& res = parser.get();

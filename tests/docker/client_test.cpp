@@ -1,0 +1,451 @@
+#include "galaxy/docker/client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/url/parse.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "fake_docker.hpp"
+#include "galaxy/docker/errors.hpp"
+
+namespace galaxy::docker {
+namespace {
+
+using namespace galaxy::docker::testing;  // NOLINT(google-build-using-namespace)
+using boost::system::error_code;
+using namespace std::chrono_literals;
+
+std::string read_testdata(const std::string& name) {
+  std::ifstream in(std::string(GALAXY_DOCKER_TESTDATA) + "/" + name, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string event_line(int n) {
+  return R"({"Type":"container","Action":"start","Actor":{"ID":"c)" + std::to_string(n) +
+         R"(","Attributes":{"name":"é-)" + std::to_string(n) + R"("}},"time":1,"timeNano":)" +
+         std::to_string(1'000'000'000 + n) + "}\n";
+}
+
+const std::string kChunkedOk =
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+std::string decode_query_param(const std::string& target, std::string_view key) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) {
+    return "<bad target>";
+  }
+  for (auto p : url->params()) {
+    if (p.key == key) {
+      return p.value;
+    }
+  }
+  return "<absent>";
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  DockerClient make_client() {
+    DockerClientSettings s;
+    s.host = fake.host();
+    s.connect_timeout = 5s;
+    s.request_timeout = 5s;
+    return DockerClient(io.get_executor(), s);
+  }
+
+  struct Stream {
+    error_code ended;
+    std::vector<DockerEvent> events;
+    std::vector<Error> errors;
+  };
+  Stream stream(DockerClient& client, EventsQuery q = {}) {
+    Stream out;
+    out.ended = run(io, client.stream_events(std::move(q), [&](Result<DockerEvent> e) {
+      if (e) {
+        out.events.push_back(std::move(*e));
+      } else {
+        out.errors.push_back(e.error());
+      }
+    }));
+    return out;
+  }
+
+  asio::io_context io;
+  FakeDocker fake{io};
+};
+
+// --- version negotiation ----------------------------------------------------------------------
+
+TEST_F(ClientTest, NegotiatesTheLowerVersionAndUsesItInPaths) {
+  fake.api_version = "1.45";
+  fake.answer(200, "[]");
+  auto client = make_client();
+  EXPECT_EQ(run(io, client.ping()), error_code{});
+  EXPECT_EQ(client.api_version(), (ApiVersion{1, 43}));
+  ASSERT_TRUE(run(io, client.list_containers("galaxy.game_id")));
+  EXPECT_TRUE(fake.targets.back().starts_with("/v1.43/containers/json?")) << fake.targets.back();
+}
+
+TEST_F(ClientTest, Version141IsUsedAsIs) {
+  fake.api_version = "1.41";
+  fake.answer(404, R"({"message":"No such container: abc"})");
+  auto client = make_client();
+  // No explicit ping: the first call negotiates.
+  auto outcome = run(io, client.inspect("abc"));
+  EXPECT_TRUE(std::holds_alternative<NotFound>(outcome));
+  ASSERT_EQ(fake.targets.size(), 2U);
+  EXPECT_EQ(fake.targets[0], "/_ping");
+  EXPECT_EQ(fake.targets[1], "/v1.41/containers/abc/json");
+}
+
+TEST_F(ClientTest, Version140IsAClearError) {
+  fake.api_version = "1.40";
+  auto client = make_client();
+  EXPECT_EQ(run(io, client.ping()), error_code(errc::unsupported_api_version));
+  auto v = run(io, client.negotiate());
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().reason.find("1.40"), std::string::npos) << v.error().message();
+  auto list = run(io, client.list_containers("x"));
+  ASSERT_FALSE(list);
+  EXPECT_NE(list.error().reason.find("older than the minimum 1.41"), std::string::npos);
+  EXPECT_EQ(stream(client).ended, error_code(errc::unsupported_api_version));
+  for (const auto& t : fake.targets) {
+    EXPECT_EQ(t, "/_ping");  // nothing else is attempted with an unsupported daemon
+  }
+}
+
+// --- inspect ----------------------------------------------------------------------------------
+
+TEST_F(ClientTest, InspectFound) {
+  const std::string body = read_testdata("inspect_running_unhealthy.json");
+  fake.answer(200, body);
+  auto client = make_client();
+  auto outcome = run(io, client.inspect("a7523b163780"));
+  const auto* c = std::get_if<ContainerInspect>(&outcome);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->health, "unhealthy");
+  EXPECT_EQ(c->networks.at("bridge"), "172.31.250.2");
+  EXPECT_EQ(fake.requests.back().method(), http::verb::get);
+}
+
+TEST_F(ClientTest, InspectServerErrorIsAnErrorWithDockersMessage) {
+  fake.answer(500, R"({"message":"driver failed"})");
+  auto client = make_client();
+  auto outcome = run(io, client.inspect("abc"));
+  const auto* e = std::get_if<Error>(&outcome);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->path, "GET /v1.41/containers/abc/json");
+  EXPECT_EQ(e->reason, "HTTP 500 driver failed");
+}
+
+TEST_F(ClientTest, InspectGarbageResponsesAreErrors) {
+  const std::vector<std::string> garbage{
+      "this is not http\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnope!",            // not JSON
+      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"Id\":",       // cut short
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",               // wrong shape
+      "",                                                             // closed at once
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  // bad chunk size
+  };
+  for (const auto& g : garbage) {
+    fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> { co_await send(s, g); };
+    auto client = make_client();
+    auto outcome = run(io, client.inspect("abc"));
+    EXPECT_TRUE(std::holds_alternative<Error>(outcome)) << g;
+  }
+}
+
+TEST_F(ClientTest, ASilentServerHitsTheDeadline) {
+  fake.script = [](Socket& s, const Request&) -> asio::awaitable<void> { co_await hang(s); };
+  DockerClientSettings settings;
+  settings.host = fake.host();
+  settings.request_timeout = 200ms;
+  DockerClient client(io.get_executor(), settings);
+  ASSERT_EQ(run(io, client.ping()), error_code{});
+  auto outcome = run(io, client.inspect("abc"));
+  const auto* e = std::get_if<Error>(&outcome);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->reason, error_code(asio::error::timed_out).message());
+  EXPECT_EQ(stream(client).ended, error_code(asio::error::timed_out));  // no headers in time
+
+  // And a ping the daemon never answers.
+  fake.answer_ping = false;
+  EXPECT_EQ(run(io, client.ping()), error_code(asio::error::timed_out));
+}
+
+TEST_F(ClientTest, PingOfAMissingSocketFailsFast) {
+  DockerClientSettings settings;
+  settings.host = "unix:///nonexistent/galaxy/docker.sock";
+  DockerClient client(io.get_executor(), settings);
+  EXPECT_NE(run(io, client.ping()), error_code{});
+  auto outcome = run(io, client.inspect("abc"));
+  EXPECT_TRUE(std::holds_alternative<Error>(outcome));
+}
+
+TEST_F(ClientTest, InvalidContainerIdsAreRejectedBeforeAnyRequest) {
+  auto client = make_client();
+  for (std::string bad : {"", "../../info", "a/b", "id?x=1", "-lead"}) {
+    auto outcome = run(io, client.inspect(bad));
+    EXPECT_TRUE(std::holds_alternative<Error>(outcome)) << bad;
+  }
+  EXPECT_TRUE(fake.targets.empty());
+}
+
+TEST_F(ClientTest, ConcurrentInspectsDoNotQueueOnOneConnection) {
+  // The server answers none until all of them have arrived: requests serialised on one
+  // connection would never get there and would hit their deadline instead.
+  constexpr int kCount = 50;
+  int arrived = 0;
+  asio::steady_timer all_in(io, asio::steady_timer::time_point::max());
+  const std::string body = read_testdata("inspect_oom_killed.json");
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    if (++arrived == kCount) {
+      all_in.cancel();
+    } else {
+      co_await all_in.async_wait(kTok);
+    }
+    co_await send(s, response(200, body));
+  };
+  auto client = make_client();
+  ASSERT_EQ(run(io, client.ping()), error_code{});
+  int found = 0;
+  int done = 0;
+  for (int i = 0; i < kCount; ++i) {
+    asio::co_spawn(io, client.inspect("c" + std::to_string(i)),
+                   [&](std::exception_ptr, InspectOutcome o) {
+                     found += std::holds_alternative<ContainerInspect>(o) ? 1 : 0;
+                     if (++done == kCount) {
+                       io.stop();
+                     }
+                   });
+  }
+  io.restart();
+  io.run();
+  EXPECT_EQ(done, kCount);
+  EXPECT_EQ(found, kCount);
+}
+
+// --- list -------------------------------------------------------------------------------------
+
+TEST_F(ClientTest, ListSendsAllAndTheLabelFilter) {
+  const std::string body = read_testdata("list.json");
+  fake.answer(200, body);
+  auto client = make_client();
+  auto list = run(io, client.list_containers("galaxy.game_id"));
+  ASSERT_TRUE(list) << list.error().message();
+  EXPECT_EQ(list->size(), 3U);
+  const std::string& target = fake.targets.back();
+  EXPECT_EQ(decode_query_param(target, "all"), "true");
+  EXPECT_EQ(decode_query_param(target, "filters"), R"({"label":["galaxy.game_id"]})");
+}
+
+// --- events -----------------------------------------------------------------------------------
+
+TEST_F(ClientTest, EventsSplitAtAwkwardBoundaries) {
+  std::string body;
+  for (int i = 0; i < 20; ++i) {
+    body += event_line(i);
+  }
+  // Chunks of 1, 2, 3, ... bytes: boundaries fall inside JSON tokens, inside the two-byte 'é',
+  // right before and after '\n'; TCP-level writes are split differently again.
+  std::vector<std::string> pieces;
+  for (std::size_t at = 0, n = 1; at < body.size(); at += n, ++n) {
+    pieces.push_back(chunk(std::string_view(body).substr(at, n)));
+  }
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk);
+    std::string joined;
+    for (const auto& p : pieces) {
+      joined += p;
+    }
+    joined += "0\r\n\r\n";
+    for (std::size_t at = 0; at < joined.size(); at += 7) {
+      co_await send(s, std::string_view(joined).substr(at, 7));
+    }
+  };
+  auto client = make_client();
+  EventsQuery q;
+  q.labels = {"galaxy.game_id"};
+  q.since_nano = 1'700'000'000'000'000'123;
+  auto out = stream(client, q);
+  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  EXPECT_TRUE(out.errors.empty());
+  ASSERT_EQ(out.events.size(), 20U);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(out.events[i].actor_id, "c" + std::to_string(i));
+    EXPECT_EQ(out.events[i].attributes.at("name"), "é-" + std::to_string(i));
+    EXPECT_EQ(out.events[i].time_nano, 1'000'000'000 + i);
+  }
+  const std::string& target = fake.targets.back();
+  EXPECT_TRUE(target.starts_with("/v1.41/events?")) << target;
+  EXPECT_EQ(decode_query_param(target, "since"), "1700000000.000000123");
+  EXPECT_EQ(decode_query_param(target, "filters"),
+            R"({"type":["container"],"label":["galaxy.game_id"]})");
+}
+
+TEST_F(ClientTest, ALineOverTheLimitIsReportedAndSkipped) {
+  const std::string huge(std::size_t{3} << 20, 'x');  // 3 MiB without a newline
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk);
+    co_await send(s, chunk(event_line(1)));
+    for (std::size_t at = 0; at < huge.size(); at += 100'000) {
+      co_await send(s, chunk(std::string_view(huge).substr(at, 100'000)));
+    }
+    co_await send(s, chunk("\n" + event_line(2) + "not json\n"));
+    co_await send(s, "0\r\n\r\n");
+  };
+  auto client = make_client();
+  auto out = stream(client);
+  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  ASSERT_EQ(out.events.size(), 2U);
+  EXPECT_EQ(out.events[0].actor_id, "c1");
+  EXPECT_EQ(out.events[1].actor_id, "c2");
+  ASSERT_EQ(out.errors.size(), 2U);
+  EXPECT_NE(out.errors[0].reason.find("3145728 bytes exceeds the limit of 1048576"),
+            std::string::npos)
+      << out.errors[0].reason;
+  EXPECT_EQ(out.errors[1].path, "/");  // the garbage line
+}
+
+TEST_F(ClientTest, MidStreamCloseEndsTheStream) {
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk);
+    co_await send(s, chunk(event_line(1) + event_line(2).substr(0, 30)));
+    // returns: the server closes the connection inside a chunk, without the last-chunk
+  };
+  auto client = make_client();
+  auto out = stream(client);
+  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  ASSERT_EQ(out.events.size(), 1U);
+  EXPECT_TRUE(out.errors.empty());  // the cut line is not delivered as garbage
+}
+
+TEST_F(ClientTest, EventsServerErrorEndsWithHttpStatus) {
+  fake.answer(500, R"({"message":"boom"})");
+  auto client = make_client();
+  EXPECT_EQ(stream(client).ended, error_code(errc::http_status));
+}
+
+TEST_F(ClientTest, EventsGarbageHeadersEndWithBadResponse) {
+  fake.script = [](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, "SSH-2.0-OpenSSH\r\n\r\n");
+  };
+  auto client = make_client();
+  EXPECT_EQ(stream(client).ended, error_code(errc::bad_response));
+}
+
+TEST_F(ClientTest, AnIdleStreamOutlivesTheRequestDeadline) {
+  // Docker sends nothing while nothing happens; the request deadline covers only the headers.
+  asio::steady_timer later(io);
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk);
+    later.expires_after(300ms);
+    co_await later.async_wait(kTok);
+    co_await send(s, chunk(event_line(7)) + "0\r\n\r\n");
+  };
+  DockerClientSettings settings;
+  settings.host = fake.host();
+  settings.request_timeout = 100ms;
+  DockerClient client(io.get_executor(), settings);
+  auto out = stream(client);
+  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  ASSERT_EQ(out.events.size(), 1U);
+  EXPECT_EQ(out.events[0].actor_id, "c7");
+}
+
+TEST_F(ClientTest, CancellingTheStreamEndsItWithOperationAborted) {
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk);
+    co_await send(s, chunk(event_line(1)));
+    co_await hang(s);
+  };
+  auto client = make_client();
+  asio::cancellation_signal cancel;
+  std::vector<DockerEvent> events;
+  std::optional<error_code> ended;
+  asio::co_spawn(
+      io,
+      client.stream_events({},
+                           [&](Result<DockerEvent> e) {
+                             ASSERT_TRUE(e);
+                             events.push_back(*e);
+                             // the caller's watchdog decides the daemon is gone
+                             cancel.emit(asio::cancellation_type::terminal);
+                           }),
+      asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, error_code ec) {
+        ended = ec;
+        io.stop();
+      }));
+  io.run();
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(*ended, error_code(asio::error::operation_aborted));
+  EXPECT_EQ(events.size(), 1U);
+}
+
+// --- lifecycle --------------------------------------------------------------------------------
+
+TEST_F(ClientTest, CreateStartStopRemove) {
+  fake.script = [](Socket& s, const Request& req) -> asio::awaitable<void> {
+    const std::string target(req.target());
+    if (target.starts_with("/v1.41/containers/create")) {
+      co_await send(s, response(201, R"({"Id":"abc123","Warnings":[]})"));
+    } else if (target.ends_with("/start")) {
+      co_await send(s, response(304, ""));
+    } else if (req.method() == http::verb::delete_) {
+      co_await send(s, response(404, R"({"message":"No such container"})"));
+    } else {
+      co_await send(s, response(500, R"({"message":"stop failed"})"));
+    }
+  };
+  auto client = make_client();
+  ContainerCreateSpec spec;
+  spec.name = "engine-1";
+  spec.image = "galaxy/fake-engine:test";
+  spec.cmd = {"/engine", "exit", "3"};
+  spec.labels = {{"galaxy.game_id", "g-1"}};
+  spec.memory_bytes = 32 << 20;
+  auto id = run(io, client.create_container(spec));
+  ASSERT_TRUE(id) << id.error().message();
+  EXPECT_EQ(*id, "abc123");
+  const auto& create = fake.requests.back();
+  EXPECT_EQ(decode_query_param(std::string(create.target()), "name"), "engine-1");
+  EXPECT_EQ(create.method(), http::verb::post);
+  EXPECT_EQ(create.body(),
+            R"({"Image":"galaxy/fake-engine:test","Cmd":["/engine","exit","3"],)"
+            R"("Labels":{"galaxy.game_id":"g-1"},"HostConfig":{"Memory":33554432}})");
+
+  EXPECT_TRUE(run(io, client.start_container("abc123")));         // 304: already running
+  EXPECT_TRUE(run(io, client.remove_container("abc123", true)));  // 404: already gone
+  EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123?force=true");
+  auto stop = run(io, client.stop_container("abc123", 1s));
+  ASSERT_FALSE(stop);
+  EXPECT_EQ(stop.error().reason, "HTTP 500 stop failed");
+  EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123/stop?t=1");
+}
+
+// --- DOCKER_HOST --------------------------------------------------------------------------------
+
+TEST(ParseDockerHost, UnixAndTcp) {
+  EXPECT_EQ(parse_docker_host("unix:///var/run/docker.sock").value(),
+            DockerEndpoint(UnixEndpoint{"/var/run/docker.sock"}));
+  EXPECT_EQ(parse_docker_host("tcp://127.0.0.1:2375").value(),
+            DockerEndpoint(TcpEndpoint{"127.0.0.1", "2375"}));
+  EXPECT_EQ(parse_docker_host("tcp://docker.internal").value(),
+            DockerEndpoint(TcpEndpoint{"docker.internal", "2375"}));
+  EXPECT_EQ(parse_docker_host("tcp://[::1]:2376/").value(),
+            DockerEndpoint(TcpEndpoint{"::1", "2376"}));
+  for (std::string_view bad : {"", "/var/run/docker.sock", "unix://relative", "tcp://:2375",
+                               "tcp://host:port", "npipe:////./pipe/docker_engine"}) {
+    EXPECT_FALSE(parse_docker_host(bad)) << bad;
+  }
+  DockerClientSettings s;
+  s.host = "ssh://user@host";
+  EXPECT_THROW(DockerClient(asio::system_executor(), s), ErrorException);
+}
+
+}  // namespace
+}  // namespace galaxy::docker

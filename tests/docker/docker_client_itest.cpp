@@ -1,0 +1,220 @@
+// DockerClient against the real dockerd at DOCKER_HOST (scripts' dev daemon: 20.10, API 1.41).
+// The image is imported from a static binary built with the tests, since nothing can be pulled.
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "fake_docker.hpp"  // run()
+#include "galaxy/docker/client.hpp"
+
+namespace galaxy::docker {
+namespace {
+
+using galaxy::docker::testing::run;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+constexpr const char* kImage = "galaxy-docker-itest:tiny";
+
+int shell(const std::string& cmd) {
+  return std::system(cmd.c_str());  // NOLINT(cert-env33-c,concurrency-mt-unsafe): test setup only
+}
+
+class DockerClientIT : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* host = std::getenv("DOCKER_HOST");  // NOLINT(concurrency-mt-unsafe)
+    ASSERT_TRUE(host != nullptr && *host != '\0')
+        << "DOCKER_HOST is not set: this integration test needs a dockerd (source /tmp/gdev/env)";
+    settings_ = DockerClientSettings::from_environment();
+    settings_.request_timeout = 30s;
+    client_.emplace(io_.get_executor(), settings_);
+    ASSERT_EQ(run(io_, client_->ping()), error_code{})
+        << "the Docker daemon at " << host << " does not answer GET /_ping";
+
+    std::random_device rd;
+    run_id_ = "docker-itest-" + std::to_string(rd()) + std::to_string(rd());
+    const auto rootfs = std::filesystem::temp_directory_path() / run_id_;
+    std::filesystem::create_directories(rootfs);
+    std::filesystem::copy_file(GALAXY_DOCKER_TINY_ENGINE, rootfs / "engine");
+    const int rc =
+        shell("tar -C " + rootfs.string() +
+              " -c . | docker import --change 'CMD [\"/engine\"]' - " + kImage + " >/dev/null");
+    std::filesystem::remove_all(rootfs);
+    ASSERT_EQ(rc, 0) << "docker import of the test image failed";
+  }
+
+  void TearDown() override {
+    if (run_id_.empty()) {
+      return;  // SetUp failed before anything was created
+    }
+    // Whatever an assertion left behind; the label is unique to this run.
+    shell("docker ps -aq --filter label=galaxy.test.run=" + run_id_ +
+          " | xargs -r docker rm -f >/dev/null");
+  }
+
+  ContainerCreateSpec spec(std::vector<std::string> cmd) const {
+    ContainerCreateSpec s;
+    s.image = kImage;
+    s.cmd = std::move(cmd);
+    s.labels = {{"galaxy.test.owner", "docker"}, {"galaxy.test.run", run_id_}};
+    return s;
+  }
+
+  // Lets the loop (and the events stream on it) run for a while.
+  void pause(std::chrono::milliseconds d) {
+    run(io_, [](asio::io_context& io, std::chrono::milliseconds t) -> asio::awaitable<int> {
+      asio::steady_timer timer(io, t);
+      co_await timer.async_wait(testing::kTok);
+      co_return 0;
+    }(io_, d));
+  }
+
+  // Polls until pred holds (it may run calls of its own) or the deadline passes.
+  bool wait_for(const std::function<bool()>& pred, std::chrono::seconds deadline = 30s) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > until) {
+        return false;
+      }
+      pause(50ms);
+    }
+    return true;
+  }
+
+  asio::io_context io_;
+  DockerClientSettings settings_;
+  std::optional<DockerClient> client_;
+  std::string run_id_;
+};
+
+TEST_F(DockerClientIT, NegotiatesWithTheDaemon) {
+  auto v = run(io_, client_->negotiate());
+  ASSERT_TRUE(v) << v.error().message();
+  EXPECT_GE(*v, kMinimumApiVersion);
+  EXPECT_LE(*v, kClientApiVersion);
+  EXPECT_EQ(client_->api_version(), *v);
+}
+
+TEST_F(DockerClientIT, LifecycleEventsListAndInspect) {
+  // Subscribe first (from a second ago, so nothing between subscribing and creating is lost).
+  std::vector<DockerEvent> events;
+  std::vector<Error> bad_lines;
+  std::optional<error_code> stream_end;
+  asio::cancellation_signal stop_stream;
+  EventsQuery q;
+  q.labels = {"galaxy.test.run=" + run_id_};
+  q.since_nano = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now().time_since_epoch() - 1s)
+                     .count();
+  asio::co_spawn(
+      io_,
+      client_->stream_events(q,
+                             [&](Result<DockerEvent> e) {
+                               if (e) {
+                                 events.push_back(std::move(*e));
+                               } else {
+                                 bad_lines.push_back(e.error());
+                               }
+                             }),
+      asio::bind_cancellation_slot(stop_stream.slot(),
+                                   [&](std::exception_ptr, error_code ec) { stream_end = ec; }));
+
+  // An unrelated container must not show up on the filtered stream.
+  auto other_spec = spec({"/engine", "exit", "0"});
+  other_spec.labels.erase("galaxy.test.run");
+  other_spec.labels["galaxy.test.run"] = run_id_ + "-other";
+  auto other = run(io_, client_->create_container(other_spec));
+  ASSERT_TRUE(other) << other.error().message();
+
+  auto id = run(io_, client_->create_container(spec({"/engine", "exit", "7"})));
+  ASSERT_TRUE(id) << id.error().message();
+  auto started = run(io_, client_->start_container(*id));
+  ASSERT_TRUE(started) << started.error().message();
+
+  const auto seen = [&](std::string_view action) {
+    return std::any_of(events.begin(), events.end(), [&](const DockerEvent& e) {
+      return e.actor_id == *id && e.action == action;
+    });
+  };
+  ASSERT_TRUE(wait_for([&] { return seen("die"); })) << "no die event for " << *id;
+  EXPECT_TRUE(seen("start"));
+  const auto die = std::find_if(events.begin(), events.end(),
+                                [&](const DockerEvent& e) { return e.action == "die"; });
+  EXPECT_EQ(die->attributes.at("exitCode"), "7");
+  EXPECT_EQ(die->attributes.at("galaxy.test.run"), run_id_);
+  EXPECT_EQ(die->attributes.at("image"), kImage);
+  EXPECT_GT(die->time_nano, *q.since_nano);
+
+  // dockerd publishes "die" a moment before its state says so: wait for the state too.
+  ASSERT_TRUE(wait_for([&] {
+    auto o = run(io_, client_->inspect(*id));
+    const auto* ci = std::get_if<ContainerInspect>(&o);
+    return ci != nullptr && ci->status == "exited";
+  })) << "container "
+      << *id << " never reached state exited";
+
+  auto list = run(io_, client_->list_containers("galaxy.test.run=" + run_id_));
+  ASSERT_TRUE(list) << list.error().message();
+  ASSERT_EQ(list->size(), 1U);
+  EXPECT_EQ(list->front().id, *id);
+  EXPECT_EQ(list->front().state, "exited");
+  EXPECT_EQ(list->front().labels.at("galaxy.test.owner"), "docker");
+
+  auto found = run(io_, client_->inspect(*id));
+  const auto* c = std::get_if<ContainerInspect>(&found);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->id, *id);
+  EXPECT_EQ(c->status, "exited");
+  EXPECT_EQ(c->exit_code, 7);
+  EXPECT_FALSE(c->oom_killed);
+  EXPECT_TRUE(c->started_at_ms.has_value());
+  ASSERT_TRUE(c->finished_at_ms.has_value());
+  EXPECT_GE(*c->finished_at_ms, *c->started_at_ms);
+  EXPECT_EQ(c->health, "");
+  EXPECT_EQ(c->image, kImage);
+
+  auto removed = run(io_, client_->remove_container(*id, false));
+  ASSERT_TRUE(removed) << removed.error().message();
+  ASSERT_TRUE(wait_for([&] { return seen("destroy"); })) << "no destroy event for " << *id;
+  EXPECT_TRUE(std::holds_alternative<NotFound>(run(io_, client_->inspect(*id))));
+  EXPECT_TRUE(run(io_, client_->remove_container(*id, true)));  // already gone is fine
+
+  ASSERT_TRUE(run(io_, client_->remove_container(*other, true)));
+  EXPECT_TRUE(std::none_of(events.begin(), events.end(),
+                           [&](const DockerEvent& e) { return e.actor_id == *other; }));
+  EXPECT_TRUE(bad_lines.empty());
+
+  stop_stream.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(wait_for([&] { return stream_end.has_value(); }, 10s));
+  EXPECT_EQ(*stream_end, error_code(asio::error::operation_aborted));
+}
+
+TEST_F(DockerClientIT, StopEndsARunningContainer) {
+  auto id = run(io_, client_->create_container(spec({"/engine"})));
+  ASSERT_TRUE(id) << id.error().message();
+  ASSERT_TRUE(run(io_, client_->start_container(*id)));
+  auto running = run(io_, client_->inspect(*id));
+  ASSERT_TRUE(std::holds_alternative<ContainerInspect>(running));
+  EXPECT_TRUE(std::get<ContainerInspect>(running).running);
+  EXPECT_FALSE(std::get<ContainerInspect>(running).networks.empty());
+
+  auto stopped = run(io_, client_->stop_container(*id, 5s));
+  ASSERT_TRUE(stopped) << stopped.error().message();
+  auto after = run(io_, client_->inspect(*id));
+  ASSERT_TRUE(std::holds_alternative<ContainerInspect>(after));
+  EXPECT_EQ(std::get<ContainerInspect>(after).status, "exited");
+  EXPECT_EQ(std::get<ContainerInspect>(after).exit_code, 0);  // it handles SIGTERM
+  EXPECT_TRUE(run(io_, client_->stop_container(*id, 1s)));    // 304: already stopped
+  EXPECT_TRUE(run(io_, client_->remove_container(*id, true)));
+}
+
+}  // namespace
+}  // namespace galaxy::docker
