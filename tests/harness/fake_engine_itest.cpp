@@ -18,10 +18,12 @@ using namespace std::chrono_literals;
 using boost::beast::http::verb;
 using galaxy::testsupport::http_request;
 
-const std::string kImage = "galaxy/fake-engine:test";
+constexpr const char* kImage = "galaxy/fake-engine:test";
 
 std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+    s.pop_back();
+  }
   return s;
 }
 
@@ -31,7 +33,9 @@ std::string docker(std::vector<std::string> args) {
   const auto out = galaxy::testsupport::run(args, 120s);
   if (out.timed_out || out.exit_code != 0) {
     std::string cmd;
-    for (const auto& a : args) cmd += a + " ";
+    for (const auto& a : args) {
+      cmd += a + " ";
+    }
     throw std::runtime_error(cmd + (out.timed_out ? "timed out" : "failed") + ": " + out.output);
   }
   return trim(out.output);
@@ -41,7 +45,9 @@ std::string docker(std::vector<std::string> args) {
 bool eventually(const std::function<bool()>& condition, std::chrono::seconds deadline = 60s) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
+    if (condition()) {
+      return true;
+    }
     std::this_thread::sleep_for(200ms);
   }
   return condition();
@@ -52,7 +58,7 @@ class Container {
   explicit Container(std::vector<std::string> flags) {
     std::vector<std::string> args{"run", "-d", "--label", "galaxy.test.owner=harness"};
     args.insert(args.end(), flags.begin(), flags.end());
-    args.push_back(kImage);
+    args.emplace_back(kImage);
     id_ = docker(args);
   }
   Container(const Container&) = delete;

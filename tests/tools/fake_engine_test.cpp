@@ -1,10 +1,10 @@
 // Runs the fake engine as a local process on a loopback port and checks every behaviour a test
 // can ask of it. Requests to it may wait on real I/O; nothing here asserts how long anything took.
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -21,7 +21,9 @@ using boost::beast::http::verb;
 using galaxy::testsupport::Child;
 using galaxy::testsupport::http_request;
 
-const std::string kEngine = GALAXY_FAKE_ENGINE;
+std::string engine() {
+  return GALAXY_FAKE_ENGINE;
+}
 
 struct Engine {
   std::unique_ptr<Child> child;
@@ -35,8 +37,8 @@ struct Engine {
   }
 };
 
-Engine start(std::vector<std::string> flags, std::vector<std::string> env = {}) {
-  std::vector<std::string> argv{kEngine, "--port", "0"};
+Engine start(const std::vector<std::string>& flags, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv{engine(), "--port", "0"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   Engine e;
   e.child = std::make_unique<Child>(argv, env);
@@ -51,7 +53,9 @@ Engine start(std::vector<std::string> flags, std::vector<std::string> env = {}) 
 
 unsigned status_of(const Engine& e) {
   const auto res = e.get("/healthz");
-  if (!res) throw std::runtime_error("GET /healthz failed: " + res.error().message());
+  if (!res) {
+    throw std::runtime_error("GET /healthz failed: " + res.error().message());
+  }
   return res->status;
 }
 
@@ -163,14 +167,14 @@ TEST(FakeEngine, OomGrowsResidentMemory) {
 TEST(FakeEngine, CheckSubcommandFollowsHealthz) {
   const auto e = start({});
   const auto port = std::to_string(e.port);
-  EXPECT_EQ(galaxy::testsupport::run({kEngine, "check", "--port", port}, 30s).exit_code, 0);
+  EXPECT_EQ(galaxy::testsupport::run({engine(), "check", "--port", port}, 30s).exit_code, 0);
   ASSERT_EQ(e.post("/control/status?code=503")->status, 200U);
-  const auto failing = galaxy::testsupport::run({kEngine, "check", "--port", port}, 30s);
+  const auto failing = galaxy::testsupport::run({engine(), "check", "--port", port}, 30s);
   EXPECT_EQ(failing.exit_code, 1);
   EXPECT_EQ(failing.output, "check: 503\n");
   ASSERT_EQ(e.post("/control/exit?code=0")->status, 200U);
   ASSERT_EQ(e.child->wait(30s), 0);
-  EXPECT_EQ(galaxy::testsupport::run({kEngine, "check", "--port", port}, 30s).exit_code, 1);
+  EXPECT_EQ(galaxy::testsupport::run({engine(), "check", "--port", port}, 30s).exit_code, 1);
 }
 
 // Docker runs --health-cmd as ["/bin/sh", "-c", CMD]; the image's /bin/sh is this binary.
@@ -180,21 +184,21 @@ TEST(FakeEngine, ActsAsShForHealthCommands) {
   std::filesystem::create_directories(dir);
   const auto sh = (dir / "sh").string();
   std::filesystem::remove(sh);
-  std::filesystem::create_symlink(kEngine, sh);
+  std::filesystem::create_symlink(engine(), sh);
   const auto e = start({});
   const auto port = std::to_string(e.port);
   const auto run_sh = [&](const std::string& cmd) {
     return galaxy::testsupport::run({sh, "-c", cmd}, 30s).exit_code;
   };
-  EXPECT_EQ(run_sh(kEngine + " check --port " + port), 0);
-  EXPECT_EQ(run_sh("'" + kEngine + "'  check   --port \"" + port + "\""), 0);
+  EXPECT_EQ(run_sh(engine() + " check --port " + port), 0);
+  EXPECT_EQ(run_sh("'" + engine() + "'  check   --port \"" + port + "\""), 0);
   EXPECT_EQ(run_sh("exit 4"), 4);
   EXPECT_EQ(run_sh("true"), 0);
   EXPECT_EQ(run_sh("false"), 1);
   EXPECT_EQ(run_sh("/nonexistent/program"), 127);
   EXPECT_EQ(galaxy::testsupport::run({sh, "script.sh"}, 30s).exit_code, 2);
   ASSERT_EQ(e.post("/control/status?code=500")->status, 200U);
-  EXPECT_EQ(run_sh(kEngine + " check --port " + port), 1);
+  EXPECT_EQ(run_sh(engine() + " check --port " + port), 1);
   std::filesystem::remove_all(dir);
 }
 

@@ -11,7 +11,6 @@
 // /bin/sh this binary understands `-c CMD` (split on blanks, simple quotes, `exit N`) and execs it.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -52,12 +53,21 @@ struct Options {
   int timeout_ms = 2000;
 };
 
+// std::strerror is not thread safe; connections are handled on many threads.
+std::string error_text(int error) {
+  return std::generic_category().message(error);
+}
+
 std::optional<long> to_number(std::string_view text) {
-  if (text.empty()) return std::nullopt;
+  if (text.empty()) {
+    return std::nullopt;
+  }
   char* end = nullptr;
   const std::string copy(text);
   const long value = std::strtol(copy.c_str(), &end, 10);
-  if (*end != '\0') return std::nullopt;
+  if (*end != '\0') {
+    return std::nullopt;
+  }
   return value;
 }
 
@@ -71,12 +81,14 @@ std::optional<long> to_number(std::string_view text) {
                "env: FAKE_ENGINE_PORT, _STATUS, _DELAY_MS, _DROP, _EXIT_CODE, _EXIT_AFTER_MS,"
                " _OOM_AFTER_MS, _OOM_MAX_MB\n",
                what.c_str());
-  std::exit(2);
+  std::exit(2);  // NOLINT(concurrency-mt-unsafe): only while parsing options, before any thread
 }
 
 int number_or_die(std::string_view name, std::string_view text) {
   const auto value = to_number(text);
-  if (!value) usage_error(std::string(name) + ": not a number: '" + std::string(text) + "'");
+  if (!value) {
+    usage_error(std::string(name) + ": not a number: '" + std::string(text) + "'");
+  }
   return static_cast<int>(*value);
 }
 
@@ -99,10 +111,12 @@ Options parse_options(const std::vector<std::string_view>& args) {
       {"--timeout-ms", "FAKE_ENGINE_TIMEOUT_MS", [&](int v) { o.timeout_ms = v; }},
   };
   for (const auto& s : settings) {
-    const char* value = std::getenv(s.env);
-    if (value != nullptr && *value != '\0') s.set(number_or_die(s.env, value));
+    const char* value = std::getenv(s.env);  // NOLINT(concurrency-mt-unsafe): before any thread
+    if (value != nullptr && *value != '\0') {
+      s.set(number_or_die(s.env, value));
+    }
   }
-  const char* drop = std::getenv("FAKE_ENGINE_DROP");
+  const char* drop = std::getenv("FAKE_ENGINE_DROP");  // NOLINT(concurrency-mt-unsafe): ditto
   o.drop = drop != nullptr && *drop != '\0' && std::string_view(drop) != "0";
 
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -112,12 +126,18 @@ Options parse_options(const std::vector<std::string_view>& args) {
     }
     const auto* s = std::find_if(std::begin(settings), std::end(settings),
                                  [&](const Setting& c) { return c.flag == args[i]; });
-    if (s == std::end(settings)) usage_error("unknown argument '" + std::string(args[i]) + "'");
-    if (i + 1 >= args.size()) usage_error(std::string(args[i]) + " needs a value");
+    if (s == std::end(settings)) {
+      usage_error("unknown argument '" + std::string(args[i]) + "'");
+    }
+    if (i + 1 >= args.size()) {
+      usage_error(std::string(args[i]) + " needs a value");
+    }
     s->set(number_or_die(args[i], args[i + 1]));
     ++i;
   }
-  if (o.status < 100 || o.status > 599) usage_error("status must be 100..599");
+  if (o.status < 100 || o.status > 599) {
+    usage_error("status must be 100..599");
+  }
   return o;
 }
 
@@ -131,13 +151,17 @@ void grow_memory(long max_mb) {
   std::vector<char*> kept;
   for (long mb = 0; max_mb == 0 || mb < max_mb; ++mb) {
     auto* chunk = static_cast<char*>(std::malloc(kChunk));
-    if (chunk == nullptr) break;
+    if (chunk == nullptr) {
+      break;
+    }
     std::memset(chunk, 0x5a, kChunk);
     kept.push_back(chunk);
   }
   std::fprintf(stdout, "fake-engine: holding %zu MiB\n", kept.size());
   std::fflush(stdout);
-  for (;;) sleep_ms(1000);
+  for (;;) {
+    sleep_ms(1000);
+  }
 }
 
 void set_timeouts(int fd, int ms) {
@@ -151,7 +175,9 @@ void set_timeouts(int fd, int ms) {
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
+    if (n <= 0) {
+      return false;
+    }
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
@@ -163,7 +189,9 @@ std::string read_head(int fd) {
   char buf[1024];
   while (head.find("\r\n\r\n") == std::string::npos && head.size() < 16384) {
     const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
+    if (n <= 0) {
+      break;
+    }
     head.append(buf, static_cast<std::size_t>(n));
   }
   return head;
@@ -289,7 +317,9 @@ void handle_connection(int fd, Behaviour& b) {
   } else if (b.drop) {
     // Say nothing: the client sees the connection closed with no answer.
   } else if (path == "/healthz") {
-    if (const int delay = b.delay_ms; delay > 0) sleep_ms(delay);
+    if (const int delay = b.delay_ms; delay > 0) {
+      sleep_ms(delay);
+    }
     const int status = b.status;
     respond(fd, status, status < 400 ? "healthy\n" : "unhealthy\n");
   } else {
@@ -314,7 +344,7 @@ int serve(const Options& o) {
   if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       listen(listener, 128) != 0) {
     std::fprintf(stderr, "fake-engine: cannot listen on port %d: %s\n", o.port,
-                 std::strerror(errno));
+                 error_text(errno).c_str());
     return 1;
   }
   socklen_t len = sizeof addr;
@@ -342,8 +372,10 @@ int serve(const Options& o) {
   for (;;) {
     const int fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE) continue;
-      std::fprintf(stderr, "fake-engine: accept: %s\n", std::strerror(errno));
+      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE) {
+        continue;
+      }
+      std::fprintf(stderr, "fake-engine: accept: %s\n", error_text(errno).c_str());
       return 1;
     }
     std::thread([fd] { handle_connection(fd, behaviour); }).detach();
@@ -359,7 +391,7 @@ int check(const Options& o) {
   addr.sin_port = htons(static_cast<uint16_t>(o.port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    std::fprintf(stderr, "check: connect: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "check: connect: %s\n", error_text(errno).c_str());
     return 1;
   }
   if (!write_all(fd, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")) {
@@ -397,7 +429,9 @@ int shell(int argc, char** argv) {
       quote = c;
       in_word = true;
     } else if (c == ' ' || c == '\t' || c == '\n') {
-      if (in_word) words.push_back(std::move(word));
+      if (in_word) {
+        words.push_back(std::move(word));
+      }
       word.clear();
       in_word = false;
     } else {
@@ -405,20 +439,30 @@ int shell(int argc, char** argv) {
       in_word = true;
     }
   }
-  if (in_word) words.push_back(std::move(word));
-  if (words.empty() || words[0] == "true") return 0;
-  if (words[0] == "false") return 1;
-  if (words[0] == "exit") return words.size() > 1 ? number_or_die("exit", words[1]) : 0;
+  if (in_word) {
+    words.push_back(std::move(word));
+  }
+  if (words.empty() || words[0] == "true") {
+    return 0;
+  }
+  if (words[0] == "false") {
+    return 1;
+  }
+  if (words[0] == "exit") {
+    return words.size() > 1 ? number_or_die("exit", words[1]) : 0;
+  }
   std::string program = words[0];
   if (program.find('/') == std::string::npos) {
     program = access(("/" + program).c_str(), X_OK) == 0 ? "/" + program : "/bin/" + program;
   }
   std::vector<char*> args;
   args.reserve(words.size() + 1);
-  for (auto& w : words) args.push_back(w.data());
+  for (auto& w : words) {
+    args.push_back(w.data());
+  }
   args.push_back(nullptr);
   execv(program.c_str(), args.data());
-  std::fprintf(stderr, "sh: %s: %s\n", program.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "sh: %s: %s\n", program.c_str(), error_text(errno).c_str());
   return 127;
 }
 
@@ -428,13 +472,17 @@ int main(int argc, char** argv) {
   const std::string_view self = argv[0];
   const std::string_view name =
       self.substr(self.rfind('/') == std::string_view::npos ? 0 : self.rfind('/') + 1);
-  if (name == "sh") return shell(argc, argv);
+  if (name == "sh") {
+    return shell(argc, argv);
+  }
 
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "check") {
     args.erase(args.begin());
     return check(parse_options(args));
   }
-  if (!args.empty() && args[0] == "serve") args.erase(args.begin());
+  if (!args.empty() && args[0] == "serve") {
+    args.erase(args.begin());
+  }
   return serve(parse_options(args));
 }

@@ -32,17 +32,23 @@ asio::awaitable<void> exchange(beast::basic_stream<Protocol>& stream,
                                error_code& ec) {
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   co_await stream.async_connect(endpoint, token);
-  if (ec) co_return;
+  if (ec) {
+    co_return;
+  }
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, host);
   req.set(http::field::connection, "close");
   req.prepare_payload();
   co_await http::async_write(stream, req, token);
-  if (ec) co_return;
+  if (ec) {
+    co_return;
+  }
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
   co_await http::async_read(stream, buffer, res, token);
-  if (ec) co_return;
+  if (ec) {
+    co_return;
+  }
   out.status = res.result_int();
   out.body = std::move(res.body());
 }
@@ -60,7 +66,9 @@ boost::system::result<HttpResponse> request(typename Protocol::endpoint endpoint
       io, exchange(stream, endpoint, method, std::string(target), std::string(host), out, ec),
       asio::detached);
   io.run();
-  if (ec) return ec;
+  if (ec) {
+    return ec;
+  }
   return out;
 }
 
@@ -71,7 +79,9 @@ boost::system::result<HttpResponse> http_request(std::string_view host, std::uin
                                                  std::chrono::milliseconds deadline) {
   error_code ec;
   const auto address = asio::ip::make_address(std::string(host), ec);
-  if (ec) return ec;
+  if (ec) {
+    return ec;
+  }
   return request<asio::ip::tcp>({address, port}, method, target, host, deadline);
 }
 
@@ -84,6 +94,7 @@ boost::system::result<HttpResponse> http_request_unix(std::string_view socket_pa
 }
 
 std::string require_env(const char* name) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests read their environment before starting threads
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') {
     throw std::runtime_error(std::string(name) +

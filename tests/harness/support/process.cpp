@@ -2,17 +2,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <csignal>
 #include <stdexcept>
-
-extern char** environ;
+#include <system_error>
 
 namespace galaxy::testsupport {
 namespace {
@@ -25,18 +23,26 @@ int remaining_ms(Clock::time_point until) {
 }
 
 int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  if (WIFEXITED(status)) {
+    return WEXITSTATUS(status);
+  }
+  if (WIFSIGNALED(status)) {
+    return 128 + WTERMSIG(status);
+  }
   return -1;
 }
 
 // Appends what the pipe has now; false at end of output.
 bool drain(int fd, std::string& into, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) <= 0) return true;
+  if (poll(&p, 1, timeout_ms) <= 0) {
+    return true;
+  }
   char buf[4096];
   const ssize_t n = read(fd, buf, sizeof buf);
-  if (n <= 0) return n < 0 && errno == EINTR;
+  if (n <= 0) {
+    return n < 0 && errno == EINTR;
+  }
   into.append(buf, static_cast<std::size_t>(n));
   return true;
 }
@@ -45,13 +51,22 @@ bool drain(int fd, std::string& into, int timeout_ms) {
 
 Child::Child(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe2 failed");
+  }
   std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
   args.push_back(nullptr);
   std::vector<char*> env;
-  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
-  for (const auto& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+  for (char** e = environ; *e != nullptr; ++e) {
+    env.push_back(*e);
+  }
+  for (const auto& e : extra_env) {
+    env.push_back(const_cast<char*>(e.c_str()));
+  }
   env.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
@@ -64,12 +79,15 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
   close(fds[1]);
   if (rc != 0) {
     close(fds[0]);
-    throw std::runtime_error("cannot start " + argv.at(0) + ": " + std::strerror(rc));
+    throw std::runtime_error("cannot start " + argv.at(0) + ": " +
+                             std::generic_category().message(rc));
   }
   out_fd_ = fds[0];
   // glibc 2.36 declares pidfd_open without C linkage in C++, so call it directly.
   pid_fd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
-  if (pid_fd_ < 0) throw std::runtime_error("pidfd_open failed");
+  if (pid_fd_ < 0) {
+    throw std::runtime_error("pidfd_open failed");
+  }
 }
 
 Child::~Child() {
@@ -83,7 +101,9 @@ Child::~Child() {
 }
 
 void Child::kill(int signal) {
-  if (!status_) ::kill(pid_, signal);
+  if (!status_) {
+    ::kill(pid_, signal);
+  }
 }
 
 std::optional<std::string> Child::read_line(std::chrono::milliseconds deadline) {
@@ -95,9 +115,13 @@ std::optional<std::string> Child::read_line(std::chrono::milliseconds deadline) 
       return line;
     }
     const int left = remaining_ms(until);
-    if (left == 0) return std::nullopt;
+    if (left == 0) {
+      return std::nullopt;
+    }
     if (!drain(out_fd_, buffer_, left)) {
-      if (buffer_.empty()) return std::nullopt;
+      if (buffer_.empty()) {
+        return std::nullopt;
+      }
       std::string rest = std::move(buffer_);  // a last line without '\n'
       buffer_.clear();
       return rest;
@@ -106,11 +130,17 @@ std::optional<std::string> Child::read_line(std::chrono::milliseconds deadline) 
 }
 
 std::optional<int> Child::wait(std::chrono::milliseconds deadline) {
-  if (status_) return status_;
+  if (status_) {
+    return status_;
+  }
   pollfd p{pid_fd_, POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(deadline.count())) <= 0) return std::nullopt;
+  if (poll(&p, 1, static_cast<int>(deadline.count())) <= 0) {
+    return std::nullopt;
+  }
   int status = 0;
-  if (waitpid(pid_, &status, 0) != pid_) return std::nullopt;
+  if (waitpid(pid_, &status, 0) != pid_) {
+    return std::nullopt;
+  }
   status_ = decode_status(status);
   return status_;
 }
