@@ -357,5 +357,186 @@ TEST_F(ProbeFixture, KeepAliveReconnectsWhenTheServerDroppedTheIdleConnection) {
   EXPECT_EQ(server.connections, 2);
 }
 
+struct SchedulerFixture : ProbeFixture {
+  struct Reported {
+    std::string key;
+    contract::Details details;
+    std::int64_t wall_ms;
+  };
+
+  static ProbeSchedulerSettings fast(milliseconds timeout = milliseconds(500)) {
+    ProbeSchedulerSettings s;
+    s.interval = milliseconds(20);
+    s.start_grace = milliseconds(0);
+    s.probe.timeout = timeout;
+    s.jitter_seed = 1;
+    return s;
+  }
+
+  std::unique_ptr<ProbeScheduler> make(ProbeSchedulerSettings s,
+                                       std::function<void(const Reported&)> also = {}) {
+    return std::make_unique<ProbeScheduler>(
+        ioc.get_executor(), clock, std::move(s),
+        [this, also](const std::string& key, const contract::Details& d, std::int64_t wall_ms) {
+          reports.push_back({key, d, wall_ms});
+          if (also) {
+            also(reports.back());
+          }
+        });
+  }
+
+  // Runs the loop for about `d` of real time; for "nothing happens" checks, never for timing.
+  void run_for(milliseconds d) {
+    bool done = false;
+    asio::steady_timer t(ioc, d);
+    t.async_wait([&](const boost::system::error_code&) { done = true; });
+    run_until([&] { return done; });
+  }
+
+  std::uint16_t refused_port() {
+    tcp::acceptor closed(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    return closed.local_endpoint().port();
+  }
+
+  std::vector<Reported> reports;
+};
+
+TEST_F(SchedulerFixture, FailsAfterThreeThenRecoversWithTheWholeRun) {
+  int status = 500;
+  TestServer server(ioc, [&status](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    if ((co_await s.read_request(socket)).empty()) {
+      co_return;
+    }
+    co_await write_all(socket, "HTTP/1.1 " + std::to_string(status) +
+                                   " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  });
+  auto scheduler = make(fast(), [&status](const Reported&) { status = 200; });
+  ASSERT_TRUE(scheduler->add("c1", "127.0.0.1", server.port(), "/healthz").has_value());
+  run_until([&] { return reports.size() >= 2; });
+  ASSERT_EQ(reports.size(), 2U);
+  EXPECT_EQ(reports[0].key, "c1");
+  EXPECT_EQ(reports[0].details, contract::Details(contract::ProbeFailed{3, 500, ""}));
+  EXPECT_EQ(reports[1].details, contract::Details(contract::ProbeRecovered{3}));
+  EXPECT_GT(reports[0].wall_ms, 0);
+  EXPECT_LE(reports[0].wall_ms, reports[1].wall_ms);
+  const auto stats = scheduler->stats();
+  EXPECT_EQ(stats.targets, 1U);
+  EXPECT_EQ(stats.probes_failed, 3U);
+  EXPECT_GE(stats.probes_ok, 1U);
+}
+
+TEST_F(SchedulerFixture, ReAddingAKeyStartsAFreshRun) {
+  const std::uint16_t port = refused_port();
+  std::unique_ptr<ProbeScheduler> scheduler;
+  scheduler = make(fast(), [&](const Reported& r) {
+    if (reports.size() == 1) {
+      // The container started again: a new run, so a second probe_failed after 3 more failures.
+      EXPECT_TRUE(scheduler->add(r.key, "127.0.0.1", port, "/healthz").has_value());
+    }
+  });
+  ASSERT_TRUE(scheduler->add("c1", "127.0.0.1", port, "/healthz").has_value());
+  run_until([&] { return reports.size() >= 2; });
+  ASSERT_EQ(reports.size(), 2U);
+  const contract::Details refused = contract::ProbeFailed{3, 0, "connection refused"};
+  EXPECT_EQ(reports[0].details, refused);
+  EXPECT_EQ(reports[1].details, refused);
+}
+
+TEST_F(SchedulerFixture, SlowTargetsMissRoundsInsteadOfPilingUp) {
+  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    co_await sleep_for(milliseconds(30'000));
+  });
+  auto scheduler = make(fast(milliseconds(200)));
+  ASSERT_TRUE(scheduler->add("c1", "127.0.0.1", server.port(), "/healthz").has_value());
+  run_until([&] { return !reports.empty(); });
+  ASSERT_EQ(reports.size(), 1U);
+  EXPECT_EQ(reports[0].details, contract::Details(contract::ProbeFailed{
+                                    3, 0, "timeout after 200ms waiting for response head"}));
+  const auto stats = scheduler->stats();
+  EXPECT_EQ(stats.probes_started, static_cast<std::uint64_t>(server.connections));
+  EXPECT_GT(stats.rounds_missed, 0U) << "a 200 ms probe every 20 ms must miss rounds";
+}
+
+TEST_F(SchedulerFixture, RemovedAndStoppedTargetsReportNothing) {
+  const std::uint16_t port = refused_port();
+  auto scheduler = make(fast());
+  ASSERT_TRUE(scheduler->add("gone", "127.0.0.1", port, "/healthz").has_value());
+  ASSERT_TRUE(scheduler->add("stopped", "127.0.0.1", port, "/healthz").has_value());
+  scheduler->remove("gone");
+  EXPECT_FALSE(scheduler->contains("gone"));
+  run_until([&] { return scheduler->stats().probes_started > 0; });
+  scheduler->stop();
+  run_for(milliseconds(300));  // without remove/stop both would have failed three times by now
+  EXPECT_TRUE(reports.empty());
+  EXPECT_FALSE(scheduler->add("late", "127.0.0.1", port, "/healthz").has_value());
+}
+
+TEST_F(SchedulerFixture, DestroyedWithProbesInFlight) {
+  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    co_await sleep_for(milliseconds(30'000));
+  });
+  auto scheduler = make(fast(milliseconds(5000)));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(scheduler->add("c" + std::to_string(i), "127.0.0.1", server.port(), "/healthz")
+                    .has_value());
+  }
+  run_until([&] { return server.connections >= 20; });
+  EXPECT_EQ(server.connections, 20);
+  scheduler.reset();
+  run_for(milliseconds(100));  // pending handlers run against a destroyed scheduler
+  EXPECT_TRUE(reports.empty());
+}
+
+TEST_F(SchedulerFixture, RejectsBadTargetsAndUnknownKeys) {
+  auto scheduler = make(fast());
+  const auto bad = scheduler->add("c1", "127.0.0.1", 8080, "/a b");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().path, "/path");
+  EXPECT_FALSE(scheduler->contains("c1"));
+  EXPECT_FALSE(scheduler->update("nope", "127.0.0.1", 8080, "/healthz").has_value());
+  EXPECT_THROW(make([] {
+                 auto s = fast();
+                 s.interval = milliseconds(0);
+                 return s;
+               }()),
+               std::invalid_argument);
+}
+
+TEST_F(SchedulerFixture, UpdateMovesATargetWithoutResettingItsRun) {
+  TestServer failing(ioc, answer("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"));
+  const std::uint16_t refused = refused_port();
+  std::uint64_t failed_before_report = 0;
+  std::unique_ptr<ProbeScheduler> scheduler;
+  scheduler = make(
+      fast(), [&](const Reported&) { failed_before_report = scheduler->stats().probes_failed; });
+  ASSERT_TRUE(scheduler->add("c1", "127.0.0.1", refused, "/healthz").has_value());
+  run_until([&] { return scheduler->stats().probes_failed >= 2; });
+  ASSERT_EQ(scheduler->stats().probes_failed, 2U);
+  ASSERT_TRUE(scheduler->update("c1", "127.0.0.1", failing.port(), "/healthz").has_value());
+  run_until([&] { return !reports.empty(); });
+  ASSERT_EQ(reports.size(), 1U);
+  // The third failure overall completes the run, and it came from the new address.
+  EXPECT_EQ(reports[0].details, contract::Details(contract::ProbeFailed{3, 500, ""}));
+  EXPECT_EQ(failed_before_report, 3U);
+}
+
+TEST_F(SchedulerFixture, ManyTargetsOnOneLoop) {
+  TestServer server(ioc, answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  auto settings = fast();
+  settings.interval = milliseconds(100);
+  auto scheduler = make(settings);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(scheduler->add("c" + std::to_string(i), "127.0.0.1", server.port(), "/healthz")
+                    .has_value());
+  }
+  run_until([&] { return scheduler->stats().probes_ok >= 900; });
+  const auto stats = scheduler->stats();
+  EXPECT_GE(stats.probes_ok, 900U);
+  EXPECT_EQ(stats.probes_failed, 0U);
+  EXPECT_TRUE(reports.empty());
+}
+
 }  // namespace
 }  // namespace galaxy::sources

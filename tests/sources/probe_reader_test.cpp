@@ -67,6 +67,17 @@ TEST(ResponseReader, ChunkedBody) {
   EXPECT_TRUE(f.reader.keep_alive());
 }
 
+// Beast 1.81 asserted on a final chunk arriving a byte at a time (found by the fuzz target).
+TEST(ResponseReader, ChunkedBodyOneByteAtATime) {
+  Fixture f;
+  EXPECT_EQ(f.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
+                   "X-Trailer: 1\r\n\r\n",
+                   1),
+            State::complete);
+  EXPECT_EQ(f.reader.status(), 200);
+  EXPECT_TRUE(f.reader.keep_alive());
+}
+
 TEST(ResponseReader, BodyUntilEofCompletesAtEofAndIsNotReusable) {
   Fixture f;
   EXPECT_EQ(f.feed("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello"), State::need_more);
