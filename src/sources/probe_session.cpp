@@ -1,7 +1,11 @@
+#include <sys/socket.h>
+#include <sys/types.h>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/assert.hpp>
+#include <cerrno>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -188,12 +192,6 @@ void ProbeSession::connect() {
     if (ec) {
       return self->fail(describe(ec));
     }
-    // Reads are attempted only after readiness (see wait_readable) and must never block.
-    error_code nb;
-    self->socket_.non_blocking(true, nb);
-    if (nb) {
-      return self->fail(describe(nb));
-    }
     self->send();
   });
 }
@@ -243,7 +241,7 @@ void ProbeSession::on_readable(const error_code& ec) {
     // leaves TIME_WAIT on its side rather than ours, and a graceful close instead of a reset.
     char sink[512];
     error_code rec;
-    socket_.receive(asio::buffer(sink), 0, rec);
+    receive_now(std::span<char>(sink), rec);
     if (rec == asio::error::would_block) {
       return wait_readable();
     }
@@ -251,7 +249,7 @@ void ProbeSession::on_readable(const error_code& ec) {
   }
   const auto space = reader_->read_space();
   error_code rec;
-  const std::size_t n = socket_.receive(asio::buffer(space.data(), space.size()), 0, rec);
+  const std::size_t n = receive_now(space, rec);
   if (rec == asio::error::would_block) {
     return wait_readable();
   }
@@ -388,6 +386,24 @@ void ProbeSession::maybe_complete() {
   // Moved out first: on_done_ may start the next probe, which resets result_.
   const ProbeResult result = std::move(result_);
   on_done_(result);
+}
+
+// recv(MSG_DONTWAIT) directly: asio's synchronous receive would block (poll) on EAGAIN unless the
+// socket were switched to user non-blocking mode, which costs an extra ioctl per connection.
+std::size_t ProbeSession::receive_now(std::span<char> into, error_code& ec) {
+  const ssize_t n = ::recv(socket_.native_handle(), into.data(), into.size(), MSG_DONTWAIT);
+  if (n > 0) {
+    ec = {};
+    return static_cast<std::size_t>(n);
+  }
+  if (n == 0) {
+    ec = asio::error::eof;
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+    ec = asio::error::would_block;
+  } else {
+    ec = error_code(errno, boost::system::system_category());
+  }
+  return 0;
 }
 
 void ProbeSession::close_socket() {

@@ -202,6 +202,7 @@ class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
   void fail(std::string reason);
   void finish_io(bool keep_connection);
   void maybe_complete();
+  std::size_t receive_now(std::span<char> into, boost::system::error_code& ec);
   void close_socket();
 
   std::shared_ptr<Prober::Shared> shared_;
