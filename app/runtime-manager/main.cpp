@@ -102,12 +102,12 @@ int serve(const ServeOptions& o) {
         watcher_ptr->probe_verdict(id, d, at);
       });
   SchedulerControl probes(scheduler);
-  galaxy::sources::Watcher watcher(ioc.get_executor(), clock, docker, sink, store, removals,
-                                   probes, ws);
+  galaxy::sources::Watcher watcher(ioc.get_executor(), clock, docker, sink, store, removals, probes,
+                                   ws);
   watcher_ptr = &watcher;
 
-  spdlog::info("watching containers labelled {} on {}; state in {}", o.label_game_id,
-               o.docker_host, o.state_dir);
+  spdlog::info("watching containers labelled {} on {}; state in {}", o.label_game_id, o.docker_host,
+               o.state_dir);
 
   asio::cancellation_signal cancel;
   int exit_code = 0;
@@ -159,6 +159,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ServeOptions o;
   auto* s = app.add_subcommand("serve", "Watch containers and publish health events");
+  // A flag given twice takes its last value, as wrappers that append overrides expect.
+  s->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   s->add_option("--sink", o.sink, "Where events go: stdout (one payload JSON line each)")
       ->envname("GALAXY_RM_SINK")
       ->check(CLI::IsMember({"stdout"}))
@@ -210,10 +212,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     // Durations are checked up front so a typo fails at start, naming the flag.
-    for (const auto& [flag, value] :
-         {std::pair{"--probe-interval", o.probe_interval}, {"--probe-timeout", o.probe_timeout},
-          {"--start-grace", o.start_grace}, {"--inspect-interval", o.inspect_interval},
-          {"--oom-window", o.oom_window}, {"--shutdown-timeout", o.shutdown_timeout}}) {
+    for (const auto& [flag, value] : {std::pair{"--probe-interval", o.probe_interval},
+                                      {"--probe-timeout", o.probe_timeout},
+                                      {"--start-grace", o.start_grace},
+                                      {"--inspect-interval", o.inspect_interval},
+                                      {"--oom-window", o.oom_window},
+                                      {"--shutdown-timeout", o.shutdown_timeout}}) {
       duration_flag(flag, value);
     }
   } catch (const CLI::CallForHelp& e) {
