@@ -1,5 +1,6 @@
 #include "galaxy/docker/client.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -22,6 +23,7 @@
 #include <boost/url/url.hpp>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -38,8 +40,8 @@ namespace json = boost::json;
 using boost::system::error_code;
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kHeaderLimit = 64 * 1024;
-constexpr std::size_t kChunkBytes = 64 * 1024;
+constexpr std::size_t kHeaderLimit = std::size_t{64} * 1024;
+constexpr std::size_t kChunkBytes = std::size_t{64} * 1024;
 constexpr std::size_t kMaxErrorMessage = 300;
 
 using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
@@ -329,8 +331,8 @@ Result<DockerEndpoint> parse_docker_host(std::string_view text) {
 DockerClientSettings DockerClientSettings::from_environment() {
   DockerClientSettings s;
   // getenv at start-up, before any thread exists.
-  if (const char* host = std::getenv("DOCKER_HOST");
-      host != nullptr && *host != '\0') {  // NOLINT(concurrency-mt-unsafe)
+  const char* host = std::getenv("DOCKER_HOST");  // NOLINT(concurrency-mt-unsafe)
+  if (host != nullptr && *host != '\0') {
     s.host = host;
   }
   return s;
@@ -386,11 +388,20 @@ asio::awaitable<Result<ApiVersion>> DockerClient::negotiate() {
   }
 }
 
+namespace {
+
+asio::awaitable<Result<ApiVersion>> ready(ApiVersion v) {
+  co_return v;
+}
+
+}  // namespace
+
+// Not a coroutine itself: once negotiated, the caller awaits a trivial frame, not two.
 asio::awaitable<Result<ApiVersion>> DockerClient::ensure_version() {
   if (version_) {
-    co_return *version_;
+    return ready(*version_);
   }
-  co_return co_await negotiate();
+  return negotiate();
 }
 
 namespace {
@@ -521,8 +532,19 @@ asio::awaitable<error_code> DockerClient::stream_events(EventsQuery query, Event
 
 namespace {
 
+// start/stop answer 304 when there is nothing to do; remove answers 404 when it is already gone.
+// Namespace-scope lists: GCC 12 rejects braced lists as arguments of a co_await'ed call.
+// create answers 201.
+constexpr std::array<unsigned, 1> kCreateOk{201};
+constexpr std::array<unsigned, 2> kStartStopOk{204, 304};
+constexpr std::array<unsigned, 2> kRemoveOk{204, 404};
+
+}  // namespace
+
+namespace {
+
 Result<void> expect_status(const RequestLine& line, const Reply& reply,
-                           const std::vector<unsigned>& ok) {
+                           std::span<const unsigned> ok) {
   if (reply.ec) {
     return to_error(line, reply);
   }
@@ -567,7 +589,7 @@ asio::awaitable<Result<std::string>> DockerClient::create_container(ContainerCre
     const RequestLine line{http::verb::post, std::string(url.buffer())};
     const Reply reply = co_await round_trip(executor_, endpoint_, settings_, line,
                                             json::serialize(body), settings_.request_timeout);
-    if (auto ok = expect_status(line, reply, {201}); !ok) {
+    if (auto ok = expect_status(line, reply, kCreateOk); !ok) {
       co_return ok.error();
     }
     error_code ec;
@@ -582,19 +604,10 @@ asio::awaitable<Result<std::string>> DockerClient::create_container(ContainerCre
   }
 }
 
-namespace {
-
-// start/stop answer 304 when there is nothing to do; remove answers 404 when it is already gone.
-// Namespace-scope lists: GCC 12 rejects braced lists as arguments of a co_await'ed call.
-const std::vector<unsigned> kStartStopOk{204, 304};
-const std::vector<unsigned> kRemoveOk{204, 404};
-
-}  // namespace
-
 asio::awaitable<Result<void>> DockerClient::container_call(http_verb method, std::string id,
                                                            std::string suffix,
                                                            std::chrono::milliseconds timeout,
-                                                           const std::vector<unsigned>& ok) {
+                                                           std::span<const unsigned> ok) {
   try {
     if (!valid_container_ref(id)) {
       co_return make_error("/", "not a container id: \"" + id.substr(0, 80) + "\"");

@@ -357,7 +357,7 @@ Result<std::optional<std::int64_t>> parse_docker_time_ms(std::string_view text) 
         oh > 23 || om > 59) {
       return bad();
     }
-    offset_minutes = (text[pos] == '-' ? -1 : 1) * (oh * 60 + om);
+    offset_minutes = (text[pos] == '-' ? -1 : 1) * (std::int64_t{oh} * 60 + om);
   } else {
     return bad();
   }
@@ -372,8 +372,9 @@ Result<std::optional<std::int64_t>> parse_docker_time_ms(std::string_view text) 
     return std::optional<std::int64_t>{};
   }
   const auto days = std::chrono::sys_days{ymd}.time_since_epoch().count();
-  const std::int64_t seconds = static_cast<std::int64_t>(days) * 86'400 + hour * 3'600 +
-                               minute * 60 + second - offset_minutes * 60;
+  const std::int64_t seconds = static_cast<std::int64_t>(days) * 86'400 +
+                               std::int64_t{hour} * 3'600 + std::int64_t{minute} * 60 + second -
+                               offset_minutes * 60;
   return std::optional<std::int64_t>{seconds * 1'000 + millis};
 }
 

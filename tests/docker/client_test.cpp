@@ -4,6 +4,8 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/url/parse.hpp>
 #include <fstream>
 #include <sstream>
@@ -425,6 +427,101 @@ TEST_F(ClientTest, CreateStartStopRemove) {
   ASSERT_FALSE(stop);
   EXPECT_EQ(stop.error().reason, "HTTP 500 stop failed");
   EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123/stop?t=1");
+}
+
+// --- TCP ----------------------------------------------------------------------------------------
+
+// Forwards each TCP connection on 127.0.0.1 to the fake daemon's unix socket, so the TCP path of
+// the client meets the same scripts.
+class TcpRelay {
+ public:
+  TcpRelay(asio::io_context& io, std::string unix_path)
+      : io_(io),
+        path_(std::move(unix_path)),
+        acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}) {
+    asio::co_spawn(io, accept_loop(), asio::detached);
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  template <class From, class To>
+  static asio::awaitable<void> pipe(From& from, To& to) {
+    std::array<char, 4096> buf{};
+    for (;;) {
+      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kTok);
+      if (ec) {
+        boost::system::error_code ignored;
+        to.shutdown(asio::socket_base::shutdown_send, ignored);
+        co_return;
+      }
+      auto [wec, w] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kTok);
+      if (wec) {
+        co_return;
+      }
+    }
+  }
+  asio::awaitable<void> relay(asio::ip::tcp::socket tcp) {
+    Socket local(io_);
+    auto [ec] = co_await local.async_connect(asio::local::stream_protocol::endpoint(path_), kTok);
+    if (ec) {
+      co_return;
+    }
+    using namespace boost::asio::experimental::
+        awaitable_operators;  // NOLINT(google-build-using-namespace)
+    co_await (pipe(tcp, local) && pipe(local, tcp));
+  }
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, s] = co_await acceptor_.async_accept(kTok);
+      if (ec) {
+        co_return;
+      }
+      asio::co_spawn(io_, relay(std::move(s)), asio::detached);
+    }
+  }
+
+  asio::io_context& io_;
+  std::string path_;
+  asio::ip::tcp::acceptor acceptor_;
+};
+
+TEST_F(ClientTest, TcpDockerHost) {
+  TcpRelay relay(io, fake.host().substr(std::string_view("unix://").size()));
+  const std::string body = read_testdata("inspect_oom_killed.json");
+  fake.script = [&](Socket& s, const Request& req) -> asio::awaitable<void> {
+    if (req.target().find("/events") != std::string_view::npos) {
+      co_await send(s, kChunkedOk + chunk(event_line(1) + event_line(2)) + "0\r\n\r\n");
+    } else {
+      co_await send(s, response(200, body));
+    }
+  };
+  for (const std::string host : {"127.0.0.1", "localhost"}) {  // literal, and through the resolver
+    DockerClientSettings settings;
+    settings.host = "tcp://" + host + ":" + std::to_string(relay.port());
+    DockerClient client(io.get_executor(), settings);
+    EXPECT_EQ(run(io, client.ping()), error_code{}) << host;
+    auto outcome = run(io, client.inspect("abc"));
+    ASSERT_TRUE(std::holds_alternative<ContainerInspect>(outcome)) << host;
+    EXPECT_TRUE(std::get<ContainerInspect>(outcome).oom_killed);
+    std::vector<std::string> ids;
+    auto ended = run(io, client.stream_events({}, [&](Result<DockerEvent> e) {
+      ASSERT_TRUE(e);
+      ids.push_back(e->actor_id);
+    }));
+    EXPECT_EQ(ended, error_code(errc::stream_closed));
+    EXPECT_EQ(ids, (std::vector<std::string>{"c1", "c2"}));
+    EXPECT_EQ(fake.requests.back()[http::field::host], host + ":" + std::to_string(relay.port()));
+  }
+}
+
+TEST_F(ClientTest, TcpConnectionRefused) {
+  asio::ip::tcp::acceptor closed(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = closed.local_endpoint().port();
+  closed.close();
+  DockerClientSettings settings;
+  settings.host = "tcp://127.0.0.1:" + std::to_string(port);
+  DockerClient client(io.get_executor(), settings);
+  EXPECT_EQ(run(io, client.ping()), error_code(asio::error::connection_refused));
 }
 
 // --- DOCKER_HOST --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -81,7 +82,7 @@ class DockerClient final : public DockerApi {
   boost::asio::awaitable<Result<void>> container_call(http_verb method, std::string id,
                                                       std::string suffix,
                                                       std::chrono::milliseconds timeout,
-                                                      const std::vector<unsigned>& ok);
+                                                      std::span<const unsigned> ok);
 
   boost::asio::any_io_executor executor_;
   DockerClientSettings settings_;

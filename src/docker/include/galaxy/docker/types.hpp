@@ -85,7 +85,7 @@ struct ContainerCreateSpec {
 struct ApiVersion {
   int major = 1;
   int minor = 0;
-  auto operator<=>(const ApiVersion&) const = default;
+  auto operator<=>(const ApiVersion&) const = default;  // NOLINT(modernize-use-nullptr)
   std::string to_string() const { return std::to_string(major) + "." + std::to_string(minor); }
 };
 
