@@ -181,6 +181,7 @@ asio::awaitable<error_code> Watcher::watchdog() {
 }
 
 asio::awaitable<void> Watcher::resync() {
+  resync_started_ = clock_.steady();
   auto listed = co_await docker_.list_containers(settings_.model.labels.game_id);
   if (!listed) {
     spdlog::warn("docker list containers failed: {}; inspecting what we track",
@@ -232,7 +233,17 @@ asio::awaitable<void> Watcher::inspect_worker() {
     std::string id = std::move(pending_.front());
     pending_.pop_front();
     pending_set_.erase(id);
+    ++in_flight_;
     co_await inspect_one(id);
+    --in_flight_;
+    if (resync_started_ && pending_.empty() && in_flight_ == 0) {
+      // Operators (and the reconcile benchmark) read how long a full resync took from this line.
+      const auto took =
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - *resync_started_);
+      spdlog::info("resync complete: {} containers watched, {} ms", model_.watched().size(),
+                   took.count());
+      resync_started_.reset();
+    }
   }
 }
 

@@ -10,6 +10,11 @@
 namespace galaxy {
 
 struct Error {
+  // Not an aggregate on purpose: C++20 parenthesized aggregate init would make Error constructible
+  // from one std::string, and Result<std::string>{"text"} ambiguous between value and error.
+  Error() = default;
+  Error(std::string p, std::string r) : path(std::move(p)), reason(std::move(r)) {}
+
   std::string path;    // "/details/exit_code", "/" for the whole input, or an entry field name
   std::string reason;  // operator-readable, never contains secrets
   std::string message() const { return path + ": " + reason; }

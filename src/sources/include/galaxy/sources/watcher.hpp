@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -113,6 +114,8 @@ class Watcher final : private ModelActions {
   std::deque<std::string> pending_;
   std::set<std::string> pending_set_;
   boost::asio::steady_timer work_ready_;
+  std::size_t in_flight_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> resync_started_;
   std::minstd_rand rng_;
 };
 
