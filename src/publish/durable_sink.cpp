@@ -1,0 +1,374 @@
+#include "galaxy/publish/durable_sink.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "galaxy/contract/codec.hpp"
+#include "galaxy/publish/pg_outbox.hpp"
+
+namespace galaxy::publish {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds min,
+                                        std::chrono::milliseconds max, double unit_random) {
+  const double cap = static_cast<double>(max.count());
+  const double full =
+      std::min(cap, static_cast<double>(min.count()) * std::pow(2.0, std::min(attempt, 30U)));
+  const double jittered = full * (0.5 + 0.5 * std::clamp(unit_random, 0.0, 1.0));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(jittered));
+}
+
+namespace {
+
+std::string random_writer_id() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+}
+
+// Errors are logged at the first failure of a run and then at powers of two, so a service that
+// stays down for hours does not flood the log.
+bool worth_logging(unsigned attempt) {
+  return (attempt & (attempt + 1)) == 0;
+}
+
+}  // namespace
+
+DurableSink::DurableSink(DurableSinkSettings settings)
+    : settings_(std::move(settings)),
+      redis_(parse_redis_url(settings_.redis_url).value()),
+      pg_(parse_postgres_target(
+              settings_.postgres_url,
+              PgConnectSettings{std::chrono::duration_cast<std::chrono::seconds>(
+                                    settings_.connect_timeout + std::chrono::milliseconds(999)),
+                                settings_.statement_timeout, "galaxy-runtime-manager"})
+              .value()),
+      writer_id_(random_writer_id()),
+      queue_(settings_.queue_capacity, settings_.max_batch),
+      rng_(std::random_device{}()) {}
+
+DurableSink::~DurableSink() {
+  stop(std::chrono::seconds(2));
+}
+
+void DurableSink::start() {
+  std::lock_guard lock(mu_);
+  if (started_ || stopping_) {
+    return;
+  }
+  started_ = true;
+  writer_ = std::thread([this] { run_writer(); });
+  relay_ = std::thread([this] { run_relay(); });
+}
+
+void DurableSink::apply(contract::Transition transition) {
+  std::erase_if(transition.events, [this](const contract::Event& e) {
+    if (auto ok = contract::check(e); !ok) {
+      spdlog::error("durable sink: dropping an invalid event for game '{}': {}", e.game_id,
+                    ok.error().message());
+      std::lock_guard lock(mu_);
+      ++stats_.dropped_events;
+      return true;
+    }
+    return false;
+  });
+  const std::size_t events = transition.events.size();
+  PushResult r = PushResult::dropped;
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      r = queue_.push(std::move(transition));
+    }
+    if (r != PushResult::accepted) {
+      stats_.dropped_events += events;
+      ++stats_.dropped_transitions;
+      stats_.overflowed = queue_.overflowed();
+      if (r == PushResult::dropped_overflow_started) {
+        ++stats_.overflow_episodes;
+      }
+    }
+  }
+  if (r == PushResult::accepted) {
+    writer_cv_.notify_one();
+  } else if (r == PushResult::dropped_overflow_started) {
+    spdlog::warn(
+        "durable sink: queue full ({} events); dropping transitions until PostgreSQL has taken "
+        "what is queued, then the daemon resyncs",
+        settings_.queue_capacity);
+  }
+}
+
+void DurableSink::stop(std::chrono::milliseconds deadline) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      stop_deadline_ = SteadyClock::now() + deadline;
+    }
+  }
+  writer_cv_.notify_all();
+  relay_cv_.notify_all();
+  stop_cv_.notify_all();
+  if (writer_.joinable()) {
+    writer_.join();
+  }
+  if (relay_.joinable()) {
+    relay_.join();
+  }
+  std::lock_guard lock(mu_);
+  if (const std::size_t left = queue_.clear(); left > 0) {
+    stats_.dropped_events += left;
+    spdlog::warn("durable sink: stopped with {} event(s) not committed", left);
+  }
+}
+
+DurableSinkStats DurableSink::stats() const {
+  std::lock_guard lock(mu_);
+  DurableSinkStats s = stats_;
+  s.queued = queue_.queued_units();
+  return s;
+}
+
+bool DurableSink::past_deadline() const {
+  std::lock_guard lock(mu_);
+  return stopping_ && SteadyClock::now() >= stop_deadline_;
+}
+
+bool DurableSink::backoff_wait(unsigned attempt) {
+  std::unique_lock lock(mu_);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const auto until = SteadyClock::now() + backoff_delay(attempt, settings_.backoff_min,
+                                                        settings_.backoff_max, unit(rng_));
+  for (;;) {
+    const auto limit = stopping_ ? std::min(until, stop_deadline_) : until;
+    if (SteadyClock::now() >= limit) {
+      break;
+    }
+    stop_cv_.wait_until(lock, limit);
+  }
+  return !(stopping_ && SteadyClock::now() >= stop_deadline_);
+}
+
+void DurableSink::record_error(const Error& e, bool writer) {
+  const std::array<std::string, 1> secrets{redis_.password};
+  std::string text = scrub(e.message(), secrets);
+  std::lock_guard lock(mu_);
+  ++(writer ? stats_.writer_errors : stats_.relay_errors);
+  stats_.last_error = std::move(text);
+}
+
+Result<std::vector<contract::StateRecord>> DurableSink::load_state(
+    std::chrono::milliseconds deadline) {
+  const auto until = SteadyClock::now() + deadline;
+  PgOutbox pg(pg_, settings_.io_timeout);
+  for (unsigned attempt = 0;; ++attempt) {
+    auto r = pg.connect();
+    if (r) {
+      auto records = pg.load_state();
+      if (records) {
+        return records;
+      }
+      r = records.error();
+    }
+    record_error(r.error(), true);
+    spdlog::error("durable sink: loading state from PostgreSQL ({}): {}; retrying", pg_.describe,
+                  stats().last_error);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    double u = 0;
+    {
+      std::lock_guard lock(mu_);
+      u = unit(rng_);
+    }
+    const auto d = backoff_delay(attempt, settings_.backoff_min, settings_.backoff_max, u);
+    if (SteadyClock::now() + d >= until) {
+      return r.error();
+    }
+    std::unique_lock lock(mu_);
+    if (stop_cv_.wait_for(lock, d, [this] { return stopping_; })) {
+      return r.error();
+    }
+  }
+}
+
+void DurableSink::run_writer() {
+  PgOutbox pg(pg_, settings_.io_timeout);
+  std::optional<Batch> batch;
+  unsigned attempt = 0;
+  for (;;) {
+    if (!batch) {
+      std::unique_lock lock(mu_);
+      writer_cv_.wait(lock, [this] { return stopping_ || queue_.queued_transitions() > 0; });
+      batch = queue_.take();
+      if (!batch) {
+        break;  // stopping, nothing left
+      }
+    }
+    if (past_deadline()) {
+      std::lock_guard lock(mu_);
+      stats_.dropped_events += batch->events.size();
+      spdlog::warn("durable sink: stop deadline passed with {} event(s) not committed",
+                   batch->events.size() + queue_.queued_units());
+      break;
+    }
+    Result<void> r;
+    if (!pg.connected()) {
+      r = pg.connect();
+      if (r) {
+        spdlog::info("durable sink: writer connected to PostgreSQL ({})", pg_.describe);
+      }
+    }
+    if (r) {
+      r = pg.commit(*batch, writer_id_);
+    }
+    if (!r) {
+      // Reconnecting is always safe: a batch whose COMMIT reply was lost is recognised.
+      pg.disconnect();
+      record_error(r.error(), true);
+      if (worth_logging(attempt)) {
+        spdlog::error("durable sink: writer: {}; retrying (attempt {})", stats().last_error,
+                      attempt + 1);
+      }
+      backoff_wait(attempt++);
+      continue;
+    }
+    attempt = 0;
+    bool episode_ended = false;
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.batches;
+      stats_.events_committed += batch->events.size();
+      episode_ended = queue_.done();
+      stats_.overflowed = queue_.overflowed();
+      ++commits_;
+    }
+    batch.reset();
+    relay_cv_.notify_all();
+    if (episode_ended) {
+      resync_.store(true);
+      spdlog::warn("durable sink: overflow episode over; the daemon must resync");
+      if (settings_.on_resync_needed) {
+        settings_.on_resync_needed();
+      }
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    writer_done_ = true;
+  }
+  relay_cv_.notify_all();
+}
+
+void DurableSink::run_relay() {
+  PgOutbox pg(pg_, settings_.io_timeout);
+  RedisStream redis(redis_, StreamSettings{settings_.stream, settings_.stream_maxlen,
+                                           settings_.connect_timeout, settings_.io_timeout});
+  std::string epoch;
+  std::int64_t confirmed = 0;
+  unsigned attempt = 0;
+  const auto fail = [&](const Error& e) {
+    record_error(e, false);
+    if (worth_logging(attempt)) {
+      spdlog::error("durable sink: relay: {}; retrying (attempt {})", stats().last_error,
+                    attempt + 1);
+    }
+    backoff_wait(attempt++);
+  };
+  while (!past_deadline()) {
+    if (!pg.connected()) {
+      auto c = pg.connect();
+      if (c) {
+        auto locked = pg.try_relay_lock();
+        if (!locked) {
+          c = locked.error();
+        } else if (!*locked) {
+          c = make_error("postgres", "another relay holds this database's outbox");
+        }
+      }
+      if (c) {
+        auto e = pg.epoch();
+        if (e) {
+          epoch = *e;
+        } else {
+          c = e.error();
+        }
+      }
+      if (!c) {
+        pg.disconnect();
+        fail(c.error());
+        continue;
+      }
+    }
+    if (!redis.connected()) {
+      if (auto c = redis.connect(); !c) {
+        fail(c.error());
+        continue;
+      }
+      spdlog::info("durable sink: relay connected to {}", redis_.describe());
+    }
+    std::uint64_t seen = 0;
+    {
+      std::lock_guard lock(mu_);
+      seen = commits_;
+    }
+    auto rows = pg.fetch(settings_.relay_batch);
+    if (!rows) {
+      pg.disconnect();
+      fail(rows.error());
+      continue;
+    }
+    if (rows->empty()) {
+      attempt = 0;
+      std::unique_lock lock(mu_);
+      if (stopping_ && writer_done_) {
+        break;
+      }
+      relay_cv_.wait_for(lock, settings_.relay_poll,
+                         [&] { return commits_ != seen || (stopping_ && writer_done_); });
+      continue;
+    }
+    std::vector<XaddItem> items;
+    std::vector<RelayedRow> relayed;
+    items.reserve(rows->size());
+    relayed.reserve(rows->size());
+    for (auto& row : *rows) {
+      auto ev = contract::decode_payload(row.payload);
+      if (!ev) {
+        // Only our own codec writes the outbox; a row it cannot read is logged and skipped
+        // rather than blocking every event behind it.
+        spdlog::error("durable sink: outbox row {} is not a valid payload ({}); skipped", row.seq,
+                      ev.error().message());
+        record_error(ev.error(), false);
+        continue;
+      }
+      items.push_back({row.seq, contract::encode_entry(*ev)});
+      relayed.push_back({row.seq, std::move(*ev), {}});
+    }
+    auto added = redis.publish(epoch, confirmed, items);
+    if (!added) {
+      redis.disconnect();
+      fail(added.error());
+      continue;
+    }
+    std::uint64_t fresh = 0;
+    for (std::size_t i = 0; i < added->size(); ++i) {
+      relayed[i].stream_id = (*added)[i].id;
+      fresh += (*added)[i].added ? 1 : 0;
+    }
+    const std::int64_t through = rows->back().seq;
+    if (auto c = pg.confirm(relayed, through); !c) {
+      pg.disconnect();
+      fail(c.error());
+      continue;
+    }
+    confirmed = through;
+    attempt = 0;
+    std::lock_guard lock(mu_);
+    stats_.events_relayed += fresh;
+    stats_.replays_skipped += added->size() - fresh;
+  }
+}
+
+}  // namespace galaxy::publish

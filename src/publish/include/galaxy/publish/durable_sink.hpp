@@ -1,0 +1,131 @@
+// The durable sink: every event to the Redis Stream and to PostgreSQL's health_snapshots,
+// exactly once, through Redis, PostgreSQL and daemon failures (docs/delivery.md).
+//
+//   apply() ──> TransitionQueue ──> writer thread ──(one PG transaction per batch)──> health_outbox
+//                (bounded)                                                            runtime_state
+//   relay thread: health_outbox ──(EVALSHA, idempotent)──> Redis Stream
+//                               ──(one PG transaction)──> health_snapshots, outbox rows deleted
+//
+// Both threads own their connections (libpq and hiredis are blocking libraries; a thread each
+// keeps the daemon's loop free and costs nothing measurable against the I/O) and retry failures
+// with capped, jittered backoff; nothing is lost while PostgreSQL is down until the queue
+// overflows (then needs_resync()), and nothing while Redis is down (the outbox holds it).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "galaxy/common/result.hpp"
+#include "galaxy/contract/sink.hpp"
+#include "galaxy/publish/endpoints.hpp"
+#include "galaxy/publish/redis_stream.hpp"
+#include "galaxy/publish/transition_queue.hpp"
+
+namespace galaxy::publish {
+
+struct DurableSinkSettings {
+  std::string redis_url;     // redis://[user:password@]host:port[/db] or unix:///path[?db=N]
+  std::string postgres_url;  // a libpq URI or conninfo string
+  std::string stream = "runtime:health_events";
+  std::size_t stream_maxlen = 1'000'000;  // XADD MAXLEN ~
+  std::size_t queue_capacity = 100'000;   // events (see TransitionQueue)
+  std::size_t max_batch = 2'000;          // events per writer transaction
+  std::size_t relay_batch = 2'000;        // outbox rows per relay round
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::chrono::milliseconds io_timeout{5'000};
+  std::chrono::milliseconds statement_timeout{10'000};
+  std::chrono::milliseconds backoff_min{100};
+  std::chrono::milliseconds backoff_max{10'000};
+  // The relay looks at the outbox this often even when the writer did not wake it (rows another
+  // daemon left behind; rows written before a relay failure).
+  std::chrono::milliseconds relay_poll{1'000};
+  // Called (on the writer thread) when an overflow episode has ended and the daemon must reload
+  // its state and resync; the daemon posts to its loop from here.
+  std::function<void()> on_resync_needed;
+};
+
+struct DurableSinkStats {
+  std::uint64_t queued = 0;  // events waiting in memory now
+  std::uint64_t batches = 0;
+  std::uint64_t events_committed = 0;
+  std::uint64_t events_relayed = 0;  // added to the stream (replays not counted)
+  std::uint64_t replays_skipped = 0;
+  std::uint64_t overflow_episodes = 0;
+  std::uint64_t dropped_events = 0;
+  std::uint64_t dropped_transitions = 0;
+  std::uint64_t writer_errors = 0;
+  std::uint64_t relay_errors = 0;
+  bool overflowed = false;
+  std::string last_error;  // redacted
+};
+
+// Capped exponential backoff with jitter: a delay in [d/2, d], d = min(max, min * 2^attempt).
+std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds min,
+                                        std::chrono::milliseconds max, double unit_random);
+
+class DurableSink final : public contract::TransitionSink {
+ public:
+  // Throws ErrorException on a malformed URL (configuration); connects lazily in its threads, so
+  // an unreachable service at start is retried, not fatal.
+  explicit DurableSink(DurableSinkSettings settings);
+  ~DurableSink() override;
+  DurableSink(const DurableSink&) = delete;
+  DurableSink& operator=(const DurableSink&) = delete;
+
+  // Loads the sources' memory (runtime_state), applying the migrations first; retries until
+  // `deadline` passes. Call before the sources start.
+  Result<std::vector<contract::StateRecord>> load_state(std::chrono::milliseconds deadline);
+
+  // Starts the writer and relay threads. Idempotent.
+  void start();
+  void apply(contract::Transition transition) override;
+  // Commits and relays what it can within `deadline`, then stops both threads (a call in flight
+  // may add up to one io_timeout). What is still queued in memory is dropped and counted; what
+  // is committed stays in the outbox for the next start. Idempotent.
+  void stop(std::chrono::milliseconds deadline);
+
+  DurableSinkStats stats() const;
+  // True from the end of an overflow episode until resync_done(): transitions were dropped, so
+  // the daemon must reload state from PostgreSQL and resync from Docker.
+  bool needs_resync() const { return resync_.load(); }
+  void resync_done() { resync_.store(false); }
+
+ private:
+  void run_writer();
+  void run_relay();
+  void record_error(const Error& e, bool writer);
+  // Sleeps the backoff unless stopping; returns false when the stop deadline has passed.
+  bool backoff_wait(unsigned attempt);
+  bool past_deadline() const;
+
+  DurableSinkSettings settings_;
+  RedisEndpoint redis_;
+  PgTarget pg_;
+  std::string writer_id_;
+
+  mutable std::mutex mu_;
+  std::condition_variable writer_cv_;
+  std::condition_variable relay_cv_;
+  std::condition_variable stop_cv_;
+  TransitionQueue queue_;
+  DurableSinkStats stats_;
+  std::uint64_t commits_ = 0;  // generation the relay waits on
+  bool started_ = false;
+  bool stopping_ = false;
+  bool writer_done_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};
+  std::atomic<bool> resync_{false};
+  std::minstd_rand rng_;
+
+  std::thread writer_;
+  std::thread relay_;
+};
+
+}  // namespace galaxy::publish

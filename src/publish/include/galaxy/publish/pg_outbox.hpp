@@ -1,0 +1,73 @@
+// The PostgreSQL side of delivery over one libpq connection (not thread-safe: the writer and the
+// relay each own one). Every call has a deadline: connect_timeout for connecting, and io_timeout
+// for each round trip (the socket is non-blocking and polled), plus the server's
+// statement_timeout.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "galaxy/common/result.hpp"
+#include "galaxy/contract/event.hpp"
+#include "galaxy/contract/sink.hpp"
+#include "galaxy/publish/endpoints.hpp"
+#include "galaxy/publish/transition_queue.hpp"
+
+namespace galaxy::publish {
+
+struct OutboxRow {
+  std::int64_t seq = 0;
+  std::string payload;  // canonical payload JSON
+};
+
+// An outbox row that is now in the stream under stream_id.
+struct RelayedRow {
+  std::int64_t seq = 0;
+  contract::Event event;
+  std::string stream_id;
+};
+
+class PgConn;
+
+class PgOutbox {
+ public:
+  PgOutbox(PgTarget target, std::chrono::milliseconds io_timeout);
+  ~PgOutbox();
+  PgOutbox(const PgOutbox&) = delete;
+  PgOutbox& operator=(const PgOutbox&) = delete;
+
+  // Connects and applies the pending migrations (one transaction under an advisory lock, so
+  // daemons starting together are safe).
+  Result<void> connect();
+  bool connected() const;
+  void disconnect();
+
+  // Writer: the batch's events into the outbox and its state records into runtime_state, in one
+  // transaction sent as one libpq pipeline. A batch already committed by this writer_id (its
+  // COMMIT reply was lost) is recognised and not stored twice.
+  Result<void> commit(const Batch& batch, const std::string& writer_id);
+  Result<std::vector<contract::StateRecord>> load_state();
+
+  // Relay: a session advisory lock makes one relay per database (false = another holds it).
+  Result<bool> try_relay_lock();
+  Result<std::string> epoch();
+  Result<std::vector<OutboxRow>> fetch(std::size_t limit);
+  // Upserts the snapshots (never back to an older event) and deletes the relayed outbox rows, in
+  // one transaction: every outbox row up to through_seq (rows fetched from the start of the
+  // outbox, so none are skipped; rows may leave out one that could not be decoded).
+  Result<void> confirm(const std::vector<RelayedRow>& rows, std::int64_t through_seq);
+
+  // Counts, for tests and the daemon's stats.
+  Result<std::int64_t> outbox_size();
+
+ private:
+  PgTarget target_;
+  std::chrono::milliseconds io_timeout_;
+  std::unique_ptr<PgConn> conn_;
+};
+
+}  // namespace galaxy::publish

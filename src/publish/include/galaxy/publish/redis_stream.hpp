@@ -1,0 +1,79 @@
+// The Redis side of delivery: idempotent XADD of outbox rows through a Lua script, pipelined,
+// over one blocking hiredis context whose every call is bounded (redisConnectWithTimeout,
+// redisSetTimeout). Not thread-safe: the relay thread owns it.
+//
+// Dedupe (Redis 7.0 has no XADD IDMP): beside the stream, `<stream>:hwm` (a hash: epoch, seq,
+// id) holds the last seq added and `<stream>:idmp` (a ZSET, score seq, member entry ID) the
+// window of seqs not yet confirmed in PostgreSQL. A seq at or below the high-water mark is not
+// added again; its entry ID comes from the window. The epoch identifies the database the seqs
+// come from, so a recreated database (seq restarting at 1) is not mistaken for replays.
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "galaxy/common/result.hpp"
+#include "galaxy/contract/codec.hpp"
+#include "galaxy/publish/endpoints.hpp"
+
+namespace galaxy::publish {
+
+struct StreamSettings {
+  std::string stream = "runtime:health_events";
+  // XADD MAXLEN ~ this: retention by count, so memory is bounded whatever the event rate. At
+  // ~250 bytes an entry the default is ~250 MB of Redis memory.
+  std::size_t maxlen = 1'000'000;
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::chrono::milliseconds io_timeout{5'000};
+};
+
+struct XaddItem {
+  std::int64_t seq = 0;
+  contract::EntryFields fields;
+};
+
+struct XaddResult {
+  std::int64_t seq = 0;
+  std::string id;      // the entry's stream ID ("" if it was added long ago and left the window)
+  bool added = false;  // false: a replay, nothing was added
+};
+
+// The script's source, exposed for tests and docs/delivery.md.
+extern const char* const kXaddScript;
+
+class RedisStream {
+ public:
+  RedisStream(RedisEndpoint endpoint, StreamSettings settings);
+  ~RedisStream();
+  RedisStream(const RedisStream&) = delete;
+  RedisStream& operator=(const RedisStream&) = delete;
+
+  // Connects, AUTHs, SELECTs and loads the script.
+  Result<void> connect();
+  bool connected() const { return ctx_ != nullptr; }
+  void disconnect();
+
+  // Adds the items in order, all in flight at once. `confirmed` is the highest seq PostgreSQL
+  // has confirmed relayed (the dedupe window is trimmed below it). On NOSCRIPT (a restarted or
+  // flushed Redis) the script is loaded again and the whole batch resent: it is idempotent.
+  Result<std::vector<XaddResult>> publish(const std::string& epoch, std::int64_t confirmed,
+                                          const std::vector<XaddItem>& items);
+
+  const std::string& stream() const { return settings_.stream; }
+
+ private:
+  Result<void> load_script();
+  Error error(const std::string& what) const;
+
+  RedisEndpoint endpoint_;
+  StreamSettings settings_;
+  std::string sha_;
+  redisContext* ctx_ = nullptr;
+};
+
+}  // namespace galaxy::publish
