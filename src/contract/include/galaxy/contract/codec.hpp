@@ -27,7 +27,7 @@ namespace galaxy::contract {
 
 struct DecodeLimits {
   // A payload (or an entry's details value) longer than this is rejected before parsing.
-  std::size_t max_bytes = 64 * 1024;
+  std::size_t max_bytes = std::size_t{64} * 1024;
   // Nesting deeper than this is rejected while parsing; a valid payload needs 2.
   std::size_t max_depth = 8;
 };
