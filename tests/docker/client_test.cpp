@@ -388,6 +388,41 @@ TEST_F(ClientTest, CancellingTheStreamEndsItWithOperationAborted) {
   EXPECT_EQ(events.size(), 1U);
 }
 
+// Beast 1.81 asserts (debug builds) when a final chunk arrives as "0\r\n", "\r", "\n"; the
+// client's own read loop must get through it. Real waits between the pieces keep them apart.
+asio::awaitable<void> final_chunk_in_pieces(Socket& s, asio::steady_timer& t) {
+  for (std::string_view piece : {"0\r\n", "\r", "\n"}) {
+    t.expires_after(20ms);
+    co_await t.async_wait(kTok);
+    co_await send(s, piece);
+  }
+}
+
+TEST_F(ClientTest, EmptyEventsStreamWhoseFinalChunkArrivesInPieces) {
+  asio::steady_timer t(io);
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk);
+    co_await final_chunk_in_pieces(s, t);
+  };
+  auto client = make_client();
+  auto out = stream(client);
+  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  EXPECT_TRUE(out.events.empty());
+}
+
+TEST_F(ClientTest, ChunkedInspectWhoseFinalChunkArrivesInPieces) {
+  asio::steady_timer t(io);
+  const std::string body = read_testdata("inspect_created.json");
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk + chunk(body));
+    co_await final_chunk_in_pieces(s, t);
+  };
+  auto client = make_client();
+  auto outcome = run(io, client.inspect("abc"));
+  ASSERT_TRUE(std::holds_alternative<ContainerInspect>(outcome));
+  EXPECT_EQ(std::get<ContainerInspect>(outcome).status, "created");
+}
+
 // --- lifecycle --------------------------------------------------------------------------------
 
 TEST_F(ClientTest, CreateStartStopRemove) {
