@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <boost/json/array.hpp>
@@ -73,6 +74,10 @@ class PgConn {
     if (PQstatus(conn->c_) != CONNECTION_OK) {
       return conn->error("cannot connect to " + t.describe);
     }
+    // Server notices ("relation already exists, skipping") are not for the daemon's stderr.
+    PQsetNoticeProcessor(
+        conn->c_, [](void* /*arg*/, const char* msg) { spdlog::debug("postgres: {}", msg); },
+        nullptr);
     if (PQsetnonblocking(conn->c_, 1) != 0) {
       return conn->error("cannot make the connection non-blocking");
     }

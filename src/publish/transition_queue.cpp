@@ -38,7 +38,6 @@ std::optional<Batch> TransitionQueue::take() {
       break;
     }
     taken += n;
-    units_ -= n;
     for (auto& e : t.events) {
       b.events.push_back(std::move(e));
     }
@@ -49,12 +48,15 @@ std::optional<Batch> TransitionQueue::take() {
     queue_.pop_front();
   }
   in_flight_ = true;
+  in_flight_units_ = taken;
   return b;
 }
 
 bool TransitionQueue::done() {
   assert(in_flight_);
   in_flight_ = false;
+  units_ -= in_flight_units_;
+  in_flight_units_ = 0;
   if (overflowed_ && queue_.empty()) {
     overflowed_ = false;
     return true;
@@ -69,6 +71,8 @@ std::size_t TransitionQueue::clear() {
   }
   queue_.clear();
   units_ = 0;
+  in_flight_ = false;
+  in_flight_units_ = 0;
   return events;
 }
 

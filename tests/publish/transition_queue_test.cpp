@@ -69,9 +69,11 @@ TEST(TransitionQueue, OverflowTakesNothingOfTheTransitionAndDropsUntilDrained) {
   auto b = q.take();
   ASSERT_TRUE(b);
   EXPECT_EQ(b->events.size(), 4U);
+  EXPECT_EQ(q.queued_units(), 4U) << "in flight still counts against the capacity";
   EXPECT_EQ(q.push(events(7, 1)), PushResult::dropped) << "still in flight: not drained yet";
   EXPECT_TRUE(q.done()) << "committing the last queued batch ends the episode";
   EXPECT_FALSE(q.overflowed());
+  EXPECT_EQ(q.queued_units(), 0U);
   EXPECT_EQ(q.push(events(8, 1)), PushResult::accepted);
 }
 

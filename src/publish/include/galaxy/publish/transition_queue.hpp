@@ -2,8 +2,9 @@
 // logic: no threads, no I/O, no locks (the sink holds its mutex around every call), so the
 // overflow and batching rules are unit-tested directly.
 //
-// Capacity is counted in events; a transition that carries only state records counts as one, so
-// state-only transitions cannot grow the queue without bound either.
+// Capacity is counted in events, queued and in flight (taken but not yet committed: they are
+// still in memory, so the bound covers them); a transition that carries only state records counts
+// as one, so state-only transitions cannot grow the queue without bound either.
 //
 // Overflow: a transition that does not fit is not partially taken. The queue enters overflow and
 // drops every transition until everything accepted before it has been committed (taken and
@@ -48,9 +49,11 @@ class TransitionQueue {
 
   bool overflowed() const { return overflowed_; }
   bool in_flight() const { return in_flight_; }
+  // Events (units) in memory: queued and in flight.
   std::size_t queued_units() const { return units_; }
   std::size_t queued_transitions() const { return queue_.size(); }
-  // Drops everything queued (at a stop past its deadline); returns the events dropped.
+  // Drops everything queued and forgets the batch in flight (at a stop, after the writer has
+  // exited); returns the queued events dropped.
   std::size_t clear();
 
  private:
@@ -64,6 +67,7 @@ class TransitionQueue {
   std::size_t units_ = 0;
   bool overflowed_ = false;
   bool in_flight_ = false;
+  std::size_t in_flight_units_ = 0;
   std::uint64_t next_batch_ = 1;
 };
 
