@@ -450,18 +450,6 @@ asio::awaitable<Result<ApiVersion>> DockerClient::ensure_version() {
   return negotiate();
 }
 
-namespace {
-
-// The version error of negotiate() as an error_code for ping() and stream_events().
-error_code negotiation_code(const Error& e, const Reply& /*unused*/ = {}) {
-  if (e.path == "Api-Version") {
-    return errc::unsupported_api_version;
-  }
-  return errc::bad_response;
-}
-
-}  // namespace
-
 asio::awaitable<error_code> DockerClient::ping() {
   const RequestLine line{http::verb::get, "/_ping"};
   try {
@@ -473,9 +461,12 @@ asio::awaitable<error_code> DockerClient::ping() {
     if (reply.status != 200) {
       co_return errc::http_status;
     }
+    if (!parse_api_version(reply.api_version)) {
+      co_return errc::bad_response;
+    }
     auto v = negotiate_api_version(reply.api_version);
     if (!v) {
-      co_return negotiation_code(v.error());
+      co_return errc::unsupported_api_version;
     }
     version_ = *v;
     co_return error_code{};
@@ -543,12 +534,15 @@ asio::awaitable<InspectOutcome> DockerClient::inspect(std::string id) {
 
 asio::awaitable<error_code> DockerClient::stream_events(EventsQuery query, EventHandler on_event) {
   try {
-    auto v = co_await ensure_version();
-    if (!v) {
-      co_return negotiation_code(v.error());
+    if (!version_) {
+      // ping() rather than negotiate(): the caller gets the precise reason (refused, timed out,
+      // unsupported version) to decide how to retry.
+      if (const error_code ec = co_await ping(); ec) {
+        co_return ec;
+      }
     }
     boost::urls::url url;
-    url.set_path("/v" + v->to_string() + "/events");
+    url.set_path("/v" + version_->to_string() + "/events");
     if (query.since_nano) {
       // Docker reads "seconds.nanoseconds".
       const std::int64_t ns = *query.since_nano;

@@ -179,13 +179,16 @@ TEST_F(ClientTest, ASilentServerHitsTheDeadline) {
   EXPECT_EQ(run(io, client.ping()), error_code(asio::error::timed_out));
 }
 
-TEST_F(ClientTest, PingOfAMissingSocketFailsFast) {
+TEST_F(ClientTest, AMissingSocketIsReportedAsSuch) {
   DockerClientSettings settings;
   settings.host = "unix:///nonexistent/galaxy/docker.sock";
   DockerClient client(io.get_executor(), settings);
-  EXPECT_NE(run(io, client.ping()), error_code{});
+  const auto enoent = boost::system::errc::no_such_file_or_directory;
+  EXPECT_EQ(run(io, client.ping()), enoent);
+  EXPECT_EQ(stream(client).ended, enoent);  // the cause, not a generic failure
   auto outcome = run(io, client.inspect("abc"));
-  EXPECT_TRUE(std::holds_alternative<Error>(outcome));
+  ASSERT_TRUE(std::holds_alternative<Error>(outcome));
+  EXPECT_EQ(std::get<Error>(outcome).path, "GET /_ping");
 }
 
 TEST_F(ClientTest, InvalidContainerIdsAreRejectedBeforeAnyRequest) {

@@ -21,7 +21,7 @@ namespace galaxy::docker {
 
 // Called on the client's executor for each line of the stream, in order: the parsed event, or
 // why a line was unusable (bad JSON, over max_line_bytes); the stream goes on after a bad line.
-// It must not block: the daemon silently drops a reader that falls behind.
+// It must not block (the daemon silently drops a reader that falls behind) and must not throw.
 using EventHandler = std::function<void(Result<DockerEvent>)>;
 
 class DockerApi {

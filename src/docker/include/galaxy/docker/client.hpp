@@ -2,6 +2,8 @@
 // caller's executor. No threads of its own: the events stream, any number of concurrent inspects
 // and the pinger share the one io_context. Each request opens its own connection, so concurrent
 // calls never queue behind each other (Docker's unix socket makes connecting cheap).
+// Calls are made from the executor's one thread (or a strand): the negotiated version is shared
+// state without a lock.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
