@@ -117,7 +117,7 @@ std::int64_t ProbeSchedulerStats::lag_quantile_ms(double q) const {
 
 class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::any_io_executor executor, const Clock& clock, ProbeSchedulerSettings settings,
+  Impl(const asio::any_io_executor& executor, const Clock& clock, ProbeSchedulerSettings settings,
        Report report)
       : clock_(clock),
         settings_(std::move(settings)),
@@ -315,10 +315,9 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
   ProbeSchedulerStats stats_;
 };
 
-ProbeScheduler::ProbeScheduler(asio::any_io_executor executor, const Clock& clock,
+ProbeScheduler::ProbeScheduler(const asio::any_io_executor& executor, const Clock& clock,
                                ProbeSchedulerSettings settings, Report report)
-    : impl_(std::make_shared<Impl>(std::move(executor), clock, std::move(settings),
-                                   std::move(report))) {}
+    : impl_(std::make_shared<Impl>(executor, clock, std::move(settings), std::move(report))) {}
 
 ProbeScheduler::~ProbeScheduler() {
   impl_->stop();

@@ -104,7 +104,7 @@ awaitable<void> write_all(tcp::socket& socket, std::string_view bytes,
 }
 
 // Reads the request, answers `response`, closes.
-TestServer::Behavior answer(std::string response) {
+TestServer::Behavior answer(const std::string& response) {
   return [response](TestServer& server, tcp::socket socket) -> awaitable<void> {
     if ((co_await server.read_request(socket)).empty()) {
       co_return;
@@ -246,7 +246,7 @@ TEST_F(ProbeFixture, EndlessBodyStopsReading) {
   TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
     co_await s.read_request(socket);
     co_await write_all(socket, "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n", &s);
-    const std::string chunk(16 * 1024, 'x');
+    const std::string chunk(std::size_t{16} * 1024, 'x');
     while (!s.client_went_away && s.bytes_written < 1'000'000'000) {
       co_await write_all(socket, chunk, &s);
     }
@@ -263,8 +263,9 @@ TEST_F(ProbeFixture, EndlessBodyStopsReading) {
 }
 
 TEST_F(ProbeFixture, HugeHeadersFailBounded) {
-  TestServer server(ioc, answer("HTTP/1.1 200 OK\r\nX-Filler: " + std::string(64 * 1024, 'h') +
-                                "\r\nContent-Length: 0\r\n\r\n"));
+  TestServer server(
+      ioc, answer("HTTP/1.1 200 OK\r\nX-Filler: " + std::string(std::size_t{64} * 1024, 'h') +
+                  "\r\nContent-Length: 0\r\n\r\n"));
   const auto s = settings();
   Prober prober(ioc.get_executor(), clock, s);
   EXPECT_EQ(no_response_error(prober, server.port()), "response head over 8192 bytes");

@@ -64,7 +64,7 @@ class ProbeTarget {
 
  private:
   ProbeTarget(boost::asio::ip::tcp::endpoint endpoint, std::string request)
-      : endpoint_(endpoint), request_(std::move(request)) {}
+      : endpoint_(std::move(endpoint)), request_(std::move(request)) {}
 
   boost::asio::ip::tcp::endpoint endpoint_;
   std::string request_;

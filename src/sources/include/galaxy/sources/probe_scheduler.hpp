@@ -128,7 +128,7 @@ class ProbeScheduler {
   // The executor must run on one thread (or be a strand); every member function must be called
   // from it. The clock must tell steady time on std::chrono::steady_clock, which the timer uses.
   // Throws std::invalid_argument for unusable settings.
-  ProbeScheduler(boost::asio::any_io_executor executor, const Clock& clock,
+  ProbeScheduler(const boost::asio::any_io_executor& executor, const Clock& clock,
                  ProbeSchedulerSettings settings, Report report);
   ~ProbeScheduler();
   ProbeScheduler(const ProbeScheduler&) = delete;
