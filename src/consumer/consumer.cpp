@@ -149,20 +149,32 @@ Result<void> Consumer::step() {
   return read_fresh();
 }
 
+Result<redis::ReplyPtr> Consumer::group_command(const std::vector<std::string>& argv,
+                                                std::optional<std::chrono::milliseconds> timeout) {
+  auto reply = conn_->command(argv, timeout);
+  if (reply && redis::is_error_code(reply->get(), "NOGROUP")) {
+    // The stream or the group was deleted under us: recreate it and let the caller go round.
+    if (auto r = ensure_group(); !r) {
+      return r.error();
+    }
+    return redis::ReplyPtr{};
+  }
+  return checked(std::move(reply), argv.front());
+}
+
+Result<std::vector<redis::StreamEntry>> Consumer::read_group(
+    const std::vector<std::string>& argv, std::optional<std::chrono::milliseconds> timeout) {
+  auto reply = group_command(argv, timeout);
+  if (!reply) {
+    return reply.error();
+  }
+  return redis::parse_read_reply(reply->get());
+}
+
 Result<void> Consumer::read_own_pending() {
   const auto& o = options_.options;
-  const std::vector<std::string> argv = {"XREADGROUP", "GROUP",  o.group,
-                                         o.consumer,   "COUNT",  std::to_string(o.count),
-                                         "STREAMS",    o.stream, pending_cursor_};
-  auto reply = conn_->command(argv);
-  if (reply && redis::is_error_code(reply->get(), "NOGROUP")) {
-    return ensure_group();
-  }
-  auto checked_reply = checked(std::move(reply), "XREADGROUP");
-  if (!checked_reply) {
-    return checked_reply.error();
-  }
-  auto entries = redis::parse_read_reply(checked_reply->get());
+  auto entries = read_group({"XREADGROUP", "GROUP", o.group, o.consumer, "COUNT",
+                             std::to_string(o.count), "STREAMS", o.stream, pending_cursor_});
   if (!entries) {
     return entries.error();
   }
@@ -181,18 +193,10 @@ Result<void> Consumer::read_fresh() {
   const auto until_claim =
       std::chrono::duration_cast<std::chrono::milliseconds>(next_claim_ - clock_.steady());
   const auto block = std::clamp(until_claim, std::chrono::milliseconds(1), o.block);
-  const std::vector<std::string> argv = {
-      "XREADGROUP", "GROUP",       o.group,   o.consumer, "COUNT", std::to_string(o.count),
-      "BLOCK",      ms_arg(block), "STREAMS", o.stream,   ">"};
-  auto reply = conn_->command(argv, block + o.command_timeout);
-  if (reply && redis::is_error_code(reply->get(), "NOGROUP")) {
-    return ensure_group();
-  }
-  auto checked_reply = checked(std::move(reply), "XREADGROUP");
-  if (!checked_reply) {
-    return checked_reply.error();
-  }
-  auto entries = redis::parse_read_reply(checked_reply->get());
+  auto entries =
+      read_group({"XREADGROUP", "GROUP", o.group, o.consumer, "COUNT", std::to_string(o.count),
+                  "BLOCK", ms_arg(block), "STREAMS", o.stream, ">"},
+                 block + o.command_timeout);
   if (!entries) {
     return entries.error();
   }
@@ -204,18 +208,15 @@ Result<void> Consumer::claim_idle_entries() {
   std::string start = "0-0";
   // Bounded so a huge backlog of idle entries cannot starve new ones; the rest waits a round.
   for (int round = 0; round < 16 && !stopping(); ++round) {
-    const std::vector<std::string> argv = {
-        "XAUTOCLAIM",         o.stream, o.group, o.consumer,
-        ms_arg(o.claim_idle), start,    "COUNT", std::to_string(o.count)};
-    auto reply = conn_->command(argv);
-    if (reply && redis::is_error_code(reply->get(), "NOGROUP")) {
-      return ensure_group();
+    auto reply = group_command({"XAUTOCLAIM", o.stream, o.group, o.consumer, ms_arg(o.claim_idle),
+                                start, "COUNT", std::to_string(o.count)});
+    if (!reply) {
+      return reply.error();
     }
-    auto checked_reply = checked(std::move(reply), "XAUTOCLAIM");
-    if (!checked_reply) {
-      return checked_reply.error();
+    if (!*reply) {
+      return {};
     }
-    auto claim = redis::parse_autoclaim_reply(checked_reply->get());
+    auto claim = redis::parse_autoclaim_reply(reply->get());
     if (!claim) {
       return claim.error();
     }

@@ -107,6 +107,12 @@ class Consumer {
   Result<void> handle_batch(std::vector<redis::StreamEntry>& entries, bool fresh);
   Result<void> dead_letter(const redis::StreamEntry& entry, std::string_view reason);
   Result<void> flush_acks();
+  Result<redis::ReplyPtr> group_command(
+      const std::vector<std::string>& argv,
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  Result<std::vector<redis::StreamEntry>> read_group(
+      const std::vector<std::string>& argv,
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   Result<redis::ReplyPtr> checked(Result<redis::ReplyPtr> reply, std::string_view what);
   void wait_for(std::chrono::milliseconds delay);
 
