@@ -1,10 +1,12 @@
 #include "galaxy/publish/durable_sink.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <csignal>
 
 #include "galaxy/contract/codec.hpp"
 #include "galaxy/publish/pg_outbox.hpp"
@@ -27,6 +29,16 @@ namespace {
 std::string random_writer_id() {
   std::random_device rd;
   return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+}
+
+// hiredis 0.14 writes with write(), not send(MSG_NOSIGNAL): a write to a Redis that just died
+// raises SIGPIPE, which would kill the daemon. Blocked in our own threads, it leaves write()
+// returning EPIPE instead, whatever the process's disposition is.
+void block_sigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 // Errors are logged at the first failure of a run and then at powers of two, so a service that
@@ -194,6 +206,7 @@ Result<std::vector<contract::StateRecord>> DurableSink::load_state(
 }
 
 void DurableSink::run_writer() {
+  block_sigpipe();
   PgOutbox pg(pg_, settings_.io_timeout);
   std::optional<Batch> batch;
   unsigned attempt = 0;
@@ -262,6 +275,7 @@ void DurableSink::run_writer() {
 }
 
 void DurableSink::run_relay() {
+  block_sigpipe();
   PgOutbox pg(pg_, settings_.io_timeout);
   RedisStream redis(redis_, StreamSettings{settings_.stream, settings_.stream_maxlen,
                                            settings_.connect_timeout, settings_.io_timeout});

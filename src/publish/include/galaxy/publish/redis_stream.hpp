@@ -7,6 +7,9 @@
 // window of seqs not yet confirmed in PostgreSQL. A seq at or below the high-water mark is not
 // added again; its entry ID comes from the window. The epoch identifies the database the seqs
 // come from, so a recreated database (seq restarting at 1) is not mistaken for replays.
+//
+// hiredis 0.14 writes with write(): a caller outside DurableSink's threads (which block it) must
+// block or ignore SIGPIPE, or a write to a Redis that just died kills the process.
 #pragma once
 
 #include <hiredis/hiredis.h>
