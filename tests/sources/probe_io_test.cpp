@@ -375,7 +375,7 @@ struct SchedulerFixture : ProbeFixture {
   }
 
   std::unique_ptr<ProbeScheduler> make(ProbeSchedulerSettings s,
-                                       std::function<void(const Reported&)> also = {}) {
+                                       const std::function<void(const Reported&)>& also = {}) {
     return std::make_unique<ProbeScheduler>(
         ioc.get_executor(), clock, std::move(s),
         [this, also](const std::string& key, const contract::Details& d, std::int64_t wall_ms) {
