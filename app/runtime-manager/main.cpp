@@ -7,14 +7,17 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "galaxy/common/duration.hpp"
 #include "galaxy/docker/client.hpp"
+#include "galaxy/publish/durable_sink.hpp"
 #include "galaxy/publish/stdout_sink.hpp"
 #include "galaxy/sources/probe_scheduler.hpp"
 #include "galaxy/sources/watcher.hpp"
@@ -25,7 +28,12 @@ namespace asio = boost::asio;
 using galaxy::sources::ProbeEndpoint;
 
 struct ServeOptions {
-  std::string sink = "stdout";
+  std::string sink = "durable";
+  std::string redis_url = "redis://127.0.0.1:6379";
+  std::string postgres_url = "postgresql:///galaxy";
+  std::string stream = "runtime:health_events";
+  std::size_t stream_maxlen = 1'000'000;
+  std::size_t queue_capacity = 100'000;
   std::string docker_host = "unix:///var/run/docker.sock";
   std::string state_dir = "/var/lib/galaxy-runtime-manager";
   std::string label_game_id = "galaxy.game_id";
@@ -54,6 +62,28 @@ class SchedulerControl final : public galaxy::sources::ProbeControl {
 
  private:
   galaxy::sources::ProbeScheduler& scheduler_;
+};
+
+// In durable mode the sources' memory lives in PostgreSQL beside the events (it is written with
+// them, transition by transition); loading is the sink's, saving is nothing to do here.
+class DurableStateStore final : public galaxy::sources::StateStore {
+ public:
+  explicit DurableStateStore(galaxy::publish::DurableSink& sink) : sink_(sink) {}
+  galaxy::Result<std::optional<galaxy::sources::ModelState>> load() override {
+    auto records = sink_.load_state(std::chrono::seconds(10));
+    if (!records) {
+      return records.error();
+    }
+    auto state = galaxy::sources::state_from_records(*records);
+    if (!state) {
+      return state.error();
+    }
+    return std::optional<galaxy::sources::ModelState>(std::move(*state));
+  }
+  galaxy::Result<void> save(const galaxy::sources::ModelState& /*state*/) override { return {}; }
+
+ private:
+  galaxy::publish::DurableSink& sink_;
 };
 
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& value) {
@@ -91,19 +121,62 @@ int serve(const ServeOptions& o) {
   asio::io_context ioc(1);
   galaxy::SystemClock clock;
   galaxy::docker::DockerClient docker(ioc.get_executor(), ds);
-  galaxy::publish::StdoutSink sink;
-  galaxy::sources::FileStateStore store(std::filesystem::path(o.state_dir) / "watcher-state.json");
   galaxy::sources::NoRemovalIntents removals;
 
+  std::unique_ptr<galaxy::publish::StdoutSink> stdout_sink;
+  std::unique_ptr<galaxy::publish::DurableSink> durable_sink;
+  std::unique_ptr<galaxy::sources::StateStore> store;
+  galaxy::contract::TransitionSink* sink = nullptr;
   galaxy::sources::Watcher* watcher_ptr = nullptr;
+  if (o.sink == "stdout") {
+    stdout_sink = std::make_unique<galaxy::publish::StdoutSink>();
+    sink = stdout_sink.get();
+    store = std::make_unique<galaxy::sources::FileStateStore>(std::filesystem::path(o.state_dir) /
+                                                              "watcher-state.json");
+  } else {
+    galaxy::publish::DurableSinkSettings dss;
+    dss.redis_url = o.redis_url;
+    dss.postgres_url = o.postgres_url;
+    dss.stream = o.stream;
+    dss.stream_maxlen = o.stream_maxlen;
+    dss.queue_capacity = o.queue_capacity;
+    // Called on the sink's thread: hop onto the loop, where the watcher lives.
+    dss.on_resync_needed = [&ioc, &watcher_ptr] {
+      asio::post(ioc, [&watcher_ptr] {
+        if (watcher_ptr != nullptr) {
+          watcher_ptr->request_reload();
+        }
+      });
+    };
+    durable_sink = std::make_unique<galaxy::publish::DurableSink>(std::move(dss));
+    sink = durable_sink.get();
+    store = std::make_unique<DurableStateStore>(*durable_sink);
+  }
+
+  // The memory must load before the watcher starts; PostgreSQL may still be coming up, so a
+  // failure is logged and retried (SIGTERM still ends the process at once in this phase).
+  for (unsigned attempt = 0;; ++attempt) {
+    auto state = store->load();
+    if (state) {
+      break;
+    }
+    const auto wait = std::chrono::milliseconds(std::min(10'000, 250 << std::min(attempt, 6U)));
+    spdlog::error("cannot load state: {}; retrying in {} ms", state.error().message(),
+                  wait.count());
+    std::this_thread::sleep_for(wait);
+  }
+  if (durable_sink) {
+    durable_sink->start();
+  }
+
   galaxy::sources::ProbeScheduler scheduler(
       ioc.get_executor(), clock, ps,
       [&watcher_ptr](const std::string& id, const galaxy::contract::Details& d, std::int64_t at) {
         watcher_ptr->probe_verdict(id, d, at);
       });
   SchedulerControl probes(scheduler);
-  galaxy::sources::Watcher watcher(ioc.get_executor(), clock, docker, sink, store, removals, probes,
-                                   ws);
+  galaxy::sources::Watcher watcher(ioc.get_executor(), clock, docker, *sink, *store, removals,
+                                   probes, ws);
   watcher_ptr = &watcher;
 
   spdlog::info("watching containers labelled {} on {}; state in {}", o.label_game_id, o.docker_host,
@@ -147,8 +220,17 @@ int serve(const ServeOptions& o) {
   });
 
   ioc.run();
-  sink.stop(shutdown_timeout);
-  spdlog::info("stopped: {} events written, {} dropped", sink.written(), sink.dropped());
+  watcher_ptr = nullptr;
+  if (stdout_sink) {
+    stdout_sink->stop(shutdown_timeout);
+    spdlog::info("stopped: {} events written, {} dropped", stdout_sink->written(),
+                 stdout_sink->dropped());
+  } else {
+    durable_sink->stop(shutdown_timeout);
+    const auto st = durable_sink->stats();
+    spdlog::info("stopped: {} events committed, {} relayed, {} queued, {} dropped",
+                 st.events_committed, st.events_relayed, st.queued, st.dropped_events);
+  }
   return exit_code;
 }
 
@@ -161,9 +243,30 @@ int main(int argc, char** argv) {
   auto* s = app.add_subcommand("serve", "Watch containers and publish health events");
   // A flag given twice takes its last value, as wrappers that append overrides expect.
   s->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  s->add_option("--sink", o.sink, "Where events go: stdout (one payload JSON line each)")
+  s->add_option("--sink", o.sink,
+                "Where events go: durable (Redis stream + PostgreSQL, exactly once) or stdout "
+                "(one payload JSON line each, for debugging)")
       ->envname("GALAXY_RM_SINK")
-      ->check(CLI::IsMember({"stdout"}))
+      ->check(CLI::IsMember({"durable", "stdout"}))
+      ->capture_default_str();
+  s->add_option("--redis-url", o.redis_url,
+                "redis://[user:password@]host:port[/db] or unix:///path[?db=N]")
+      ->envname("GALAXY_REDIS_URL")
+      ->capture_default_str();
+  s->add_option("--postgres-url", o.postgres_url, "A libpq URI or conninfo string")
+      ->envname("GALAXY_POSTGRES_URL")
+      ->capture_default_str();
+  s->add_option("--stream", o.stream, "Redis stream key")
+      ->envname("GALAXY_STREAM")
+      ->capture_default_str();
+  s->add_option("--stream-maxlen", o.stream_maxlen, "Retention: XADD MAXLEN ~ this many entries")
+      ->envname("GALAXY_RM_STREAM_MAXLEN")
+      ->check(CLI::Range(std::size_t{1000}, std::size_t{1} << 40))
+      ->capture_default_str();
+  s->add_option("--queue-capacity", o.queue_capacity,
+                "Events held in memory while PostgreSQL is slow or down")
+      ->envname("GALAXY_RM_QUEUE_CAPACITY")
+      ->check(CLI::Range(std::size_t{100}, std::size_t{100'000'000}))
       ->capture_default_str();
   s->add_option("--docker-host", o.docker_host, "Docker daemon: unix:///path or tcp://host:port")
       ->envname("DOCKER_HOST")

@@ -86,6 +86,9 @@ HealthModel::HealthModel(const Clock& clock, contract::EventSink& sink, ModelAct
       baseline_ms_(clock.wall_ms()) {}
 
 void HealthModel::restore(const ModelState& state) {
+  containers_.clear();
+  changed_.clear();
+  cursor_changed_ = false;
   cursor_ = state.cursor;
   // With a cursor, anything after it happened while we were away and is reported; without one
   // (a first run) history before now is the baseline, not news.

@@ -124,6 +124,17 @@ std::chrono::milliseconds Watcher::backoff(unsigned attempt) {
 asio::awaitable<void> Watcher::listen_loop() {
   unsigned attempt = 0;
   for (;;) {
+    if (reload_requested_) {
+      auto loaded = store_.load();
+      if (loaded) {
+        model_.restore(loaded->value_or(ModelState{}));
+        reload_requested_ = false;
+        ++stats_.reloads;
+        spdlog::warn("memory reloaded from the state store; resyncing from Docker");
+      } else {
+        spdlog::error("cannot reload state ({}); retrying", loaded.error().message());
+      }
+    }
     docker::EventsQuery q;
     q.labels = {settings_.model.labels.game_id};
     // Resume after what we handled; on a first run, from now, so that events between this
@@ -176,6 +187,9 @@ asio::awaitable<error_code> Watcher::watchdog() {
     }
     if (auto ec = co_await docker_.ping(); ec) {
       co_return ec;
+    }
+    if (reload_requested_) {
+      co_return boost::system::errc::make_error_code(boost::system::errc::interrupted);
     }
   }
 }

@@ -137,6 +137,7 @@ class HealthModel {
   HealthModel(const Clock& clock, contract::EventSink& sink, ModelActions& actions,
               const RemovalIntents& removals, ModelSettings settings);
 
+  // Replaces all memory with `state` (at start, or after a sink lost transitions).
   void restore(const ModelState& state);
   ModelState save() const;
   // True when save() would differ from the last save(); cleared by save().

@@ -56,6 +56,7 @@ struct WatcherStats {
   std::uint64_t reconnects = 0;
   std::uint64_t inspects = 0;
   std::uint64_t inspect_errors = 0;
+  std::uint64_t reloads = 0;
 };
 
 class Watcher final : private ModelActions {
@@ -72,6 +73,10 @@ class Watcher final : private ModelActions {
   // A verdict of the prober for a container; the model decides whether it is still news.
   void probe_verdict(const std::string& container_id, const contract::Details& verdict,
                      std::int64_t at_ms);
+
+  // The sink lost transitions (its queue overflowed): reload the memory from the store and
+  // resync from Docker, so whatever was lost is observed again. Call on the executor's thread.
+  void request_reload() { reload_requested_ = true; }
 
   const WatcherStats& stats() const { return stats_; }
   std::size_t watched() const { return model_.watched().size(); }
@@ -115,6 +120,7 @@ class Watcher final : private ModelActions {
   std::set<std::string> pending_set_;
   boost::asio::steady_timer work_ready_;
   std::size_t in_flight_ = 0;
+  bool reload_requested_ = false;
   std::optional<std::chrono::steady_clock::time_point> resync_started_;
   std::minstd_rand rng_;
 };
