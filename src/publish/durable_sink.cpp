@@ -17,7 +17,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds min,
                                         std::chrono::milliseconds max, double unit_random) {
-  const double cap = static_cast<double>(max.count());
+  const auto cap = static_cast<double>(max.count());
   const double full =
       std::min(cap, static_cast<double>(min.count()) * std::pow(2.0, std::min(attempt, 30U)));
   const double jittered = full * (0.5 + 0.5 * std::clamp(unit_random, 0.0, 1.0));

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <system_error>
 
 #include "galaxy/contract/codec.hpp"
 #include "migrations.hpp"
@@ -199,7 +200,8 @@ class PgConn {
         return {};
       }
       if (n < 0 && errno != EINTR) {
-        return make_error("postgres", std::string("poll: ") + std::strerror(errno));
+        return make_error("postgres",
+                          "poll: " + std::error_code(errno, std::generic_category()).message());
       }
     }
   }
@@ -279,7 +281,7 @@ Result<void> PgOutbox::connect() {
   }
   auto& conn = **c;
   const auto dl = Clock::now() + io_timeout_;
-  const auto fail = [&](Error e) -> Result<void> {
+  const auto fail = [&](const Error& e) -> Result<void> {
     (void)conn.simple("ROLLBACK", Clock::now() + io_timeout_);
     return make_error(e.path, "applying migrations: " + e.reason);
   };
@@ -404,6 +406,7 @@ Result<std::vector<contract::StateRecord>> PgOutbox::load_state() {
   }
   std::vector<contract::StateRecord> out;
   const PGresult* res = r->get();
+  out.reserve(static_cast<std::size_t>(PQntuples(res)));
   for (int i = 0; i < PQntuples(res); ++i) {
     out.push_back({PQgetvalue(res, i, 0), std::string(PQgetvalue(res, i, 1))});
   }

@@ -156,6 +156,7 @@ Result<std::vector<XaddResult>> RedisStream::publish(const std::string& epoch,
           "EVALSHA",    sha_.c_str(),  "3",         settings_.stream.c_str(), hwm.c_str(),
           idmp.c_str(), epoch.c_str(), seq.c_str(), maxlen.c_str(),           confirmed_s.c_str()};
       std::vector<size_t> lens;
+      lens.reserve(argv.size() + 2 * item.fields.size());
       for (const char* a : argv) {
         lens.push_back(std::strlen(a));
       }
