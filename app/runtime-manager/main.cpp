@@ -141,10 +141,12 @@ int serve(const ServeOptions& o) {
     dss.stream_maxlen = o.stream_maxlen;
     dss.queue_capacity = o.queue_capacity;
     // Called on the sink's thread: hop onto the loop, where the watcher lives.
-    dss.on_resync_needed = [&ioc, &watcher_ptr] {
-      asio::post(ioc, [&watcher_ptr] {
+    // Called on the sink's thread: hop onto the loop, where the watcher lives.
+    dss.on_resync_needed = [&ioc, &watcher_ptr, &durable_sink] {
+      asio::post(ioc, [&watcher_ptr, &durable_sink] {
         if (watcher_ptr != nullptr) {
           watcher_ptr->request_reload();
+          durable_sink->resync_done();
         }
       });
     };

@@ -226,6 +226,7 @@ void HealthModel::handle_start(Container& c, const ContainerEvent& e) {
     m.start_mark_ms = t;
     m.start_mark_from_event = true;
     m.oom_since_start = false;
+    m.probe_episode_open = false;
     c.pending_oom.reset();
     changed(m.id);
     auto image = e.attributes.find("image");
@@ -245,6 +246,7 @@ void HealthModel::handle_die(Container& c, const ContainerEvent& e) {
     std::from_chars(it->second.data(), it->second.data() + it->second.size(), code);
   }
   c.running = false;
+  m.probe_episode_open = false;  // an open episode on a dead container ends silently
   if (c.probing) {
     actions_.probe_stop(m.id);
     c.probing = false;
@@ -350,6 +352,7 @@ void HealthModel::reconcile_start(Container& c, const ContainerSnapshot& s) {
     m.start_mark_ms = s.started_at_ms;
     m.start_mark_from_event = false;
     m.oom_since_start = s.oom_killed && !s.running;
+    m.probe_episode_open = false;
     changed(m.id);
     emit(c, s.started_at_ms, contract::ContainerStarted{s.image});
   } else if (m.start_mark_ms == 0) {
@@ -433,6 +436,15 @@ void HealthModel::on_probe(const std::string& id, const contract::Details& verdi
   if (it == containers_.end() || !it->second.running || !it->second.probing) {
     return;  // an episode on a dead container ends silently
   }
+  auto& m = it->second.memory;
+  const bool failed = std::holds_alternative<contract::ProbeFailed>(verdict);
+  // The prober starts a fresh run after a restart of this daemon; an episode it already reported
+  // stays reported (no second probe_failed), and its recovery is still news.
+  if (failed && m.probe_episode_open) {
+    return;
+  }
+  m.probe_episode_open = failed;
+  changed(m.id);
   emit(it->second, at_ms, verdict);
 }
 

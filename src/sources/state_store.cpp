@@ -27,6 +27,9 @@ json::value memory_json(const ContainerMemory& m) {
   o["exit_mark_ms"] = m.exit_mark_ms;
   o["exit_mark_from_event"] = m.exit_mark_from_event;
   o["oom_since_start"] = m.oom_since_start;
+  if (m.probe_episode_open) {
+    o["probe_episode_open"] = true;
+  }
   if (m.has_restart_count) {
     o["restart_count"] = m.restart_count;
   }
@@ -92,6 +95,10 @@ Result<ContainerMemory> decode_memory(const json::value& v, const std::string& w
   m.exit_mark_ms = exit;
   m.exit_mark_from_event = exit_ev;
   m.oom_since_start = oom;
+  if (o.contains("probe_episode_open")) {
+    GALAXY_TRY(open, field<bool>(o, "probe_episode_open", where));
+    m.probe_episode_open = open;
+  }
   if (o.contains("restart_count")) {
     GALAXY_TRY(rc, field<std::int64_t>(o, "restart_count", where));
     m.has_restart_count = true;

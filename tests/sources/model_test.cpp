@@ -352,6 +352,23 @@ TEST_F(ModelTest, ProbeVerdictsOnlyForTheLiveRun) {
   EXPECT_EQ(sink.events.back().type(), contract::EventType::container_exited);
 }
 
+TEST_F(ModelTest, AnOpenProbeEpisodeSurvivesADaemonRestart) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("running", kT0, 0));
+  model->on_probe("c1", contract::ProbeFailed{3, 500, ""}, kT0 + 6);
+  const auto saved = model->save();
+  model = make();
+  model->restore(saved);
+  model->on_inspect(snap("running", kT0, 0));
+  sink.events.clear();
+  model->on_probe("c1", contract::ProbeFailed{3, 500, ""}, kT0 + 9);
+  EXPECT_TRUE(sink.events.empty()) << "the episode was reported before the restart";
+  model->on_probe("c1", contract::ProbeRecovered{4}, kT0 + 10);
+  EXPECT_EQ(sink.events.size(), 1U);
+  model->on_probe("c1", contract::ProbeFailed{3, 0, "timeout"}, kT0 + 11);
+  EXPECT_EQ(sink.events.size(), 2U) << "a new episode after the recovery";
+}
+
 TEST(WatchSpec, ValidatesLabels) {
   LabelSettings s;
   EXPECT_FALSE(*watch_spec({{"other", "x"}}, s));

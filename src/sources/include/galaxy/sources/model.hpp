@@ -123,6 +123,7 @@ struct ContainerMemory {
   bool has_restart_count = false;
   std::int64_t restart_count = 0;
   std::optional<contract::InspectUnhealthy> unhealthy;  // last inspect_unhealthy reported
+  bool probe_episode_open = false;  // probe_failed reported, no probe_recovered since
   bool operator==(const ContainerMemory&) const = default;
 };
 
