@@ -141,7 +141,6 @@ int serve(const ServeOptions& o) {
     dss.stream_maxlen = o.stream_maxlen;
     dss.queue_capacity = o.queue_capacity;
     // Called on the sink's thread: hop onto the loop, where the watcher lives.
-    // Called on the sink's thread: hop onto the loop, where the watcher lives.
     dss.on_resync_needed = [&ioc, &watcher_ptr, &durable_sink] {
       asio::post(ioc, [&watcher_ptr, &durable_sink] {
         if (watcher_ptr != nullptr) {
