@@ -1,0 +1,259 @@
+// The durable path end to end: runtime-manager with its default sink, real containers, and Redis,
+// PostgreSQL and the daemon itself each killed once in the middle. The stream must hold every
+// expected event exactly once, valid by the contract, and each snapshot the game's latest event.
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "daemon.hpp"
+
+namespace {
+
+using namespace galaxy::apptest;
+using namespace std::chrono_literals;
+
+struct Entry {
+  std::string id;
+  Event event;
+};
+
+class DurableTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    DaemonTest::SetUp();
+    services_state_ = ts::require_env("GALAXY_STATE_DIR");
+    const std::string redis_url = ts::require_env("GALAXY_REDIS_URL");
+    const std::string pg_url = ts::require_env("GALAXY_POSTGRES_URL");
+    // redis://127.0.0.1:PORT as scripts/services writes it.
+    const auto colon = redis_url.rfind(':');
+    redis_host_ = redis_url.substr(8, colon - 8);
+    redis_port_ = std::stoi(redis_url.substr(colon + 1));
+    stream_ = "itest:" + std::to_string(::getpid()) + ":durable";
+    db_ = "rm_itest_" + std::to_string(::getpid());
+    admin_url_ = pg_url;
+    db_url_ = pg_url.substr(0, pg_url.rfind('/')) + "/" + db_;
+    sql(admin_url_, "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
+    sql(admin_url_, "CREATE DATABASE " + db_);
+    redis({"DEL", stream_, stream_ + ":hwm", stream_ + ":idmp"});
+  }
+  void TearDown() override {
+    DaemonTest::TearDown();
+    sql(admin_url_, "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
+    redis({"DEL", stream_, stream_ + ":hwm", stream_ + ":idmp"});
+  }
+
+  std::vector<std::string> sink_args() override {
+    return {"--sink",         "durable", "--redis-url", ts::require_env("GALAXY_REDIS_URL"),
+            "--postgres-url", db_url_,   "--stream",    stream_};
+  }
+
+  void services(const std::string& verb, const std::string& which) {
+    auto r = ts::run(
+        {GALAXY_SOURCE_DIR "/scripts/services", verb, which, "--state", services_state_}, 120s);
+    ASSERT_EQ(r.exit_code, 0) << verb << " " << which << ": " << r.output;
+  }
+
+  static std::vector<std::vector<std::string>> sql(const std::string& url, const std::string& q) {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> c(
+        PQconnectdb((url + "?connect_timeout=10").c_str()), &PQfinish);
+    if (PQstatus(c.get()) != CONNECTION_OK) {
+      throw std::runtime_error("PostgreSQL: " + std::string(PQerrorMessage(c.get())));
+    }
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c.get(), q.c_str()), &PQclear);
+    const auto st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      throw std::runtime_error(q + ": " + PQresultErrorMessage(r.get()));
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      auto& row = rows.emplace_back();
+      for (int j = 0; j < PQnfields(r.get()); ++j) {
+        row.emplace_back(PQgetvalue(r.get(), i, j));
+      }
+    }
+    return rows;
+  }
+
+  // One command; nullptr-safe. Throws when Redis cannot be reached.
+  std::unique_ptr<redisReply, decltype(&freeReplyObject)> redis(std::vector<std::string> args) {
+    timeval tv{5, 0};
+    std::unique_ptr<redisContext, decltype(&redisFree)> c(
+        redisConnectWithTimeout(redis_host_.c_str(), redis_port_, tv), &redisFree);
+    if (!c || c->err) {
+      throw std::runtime_error("Redis: cannot connect");
+    }
+    redisSetTimeout(c.get(), tv);
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* reply = static_cast<redisReply*>(
+        redisCommandArgv(c.get(), static_cast<int>(args.size()), argv.data(), lens.data()));
+    if (reply == nullptr) {
+      throw std::runtime_error("Redis: no reply");
+    }
+    return {reply, &freeReplyObject};
+  }
+
+  std::vector<Entry> read_stream() {
+    auto r = redis({"XRANGE", stream_, "-", "+"});
+    std::vector<Entry> out;
+    for (std::size_t i = 0; i < r->elements; ++i) {
+      const redisReply* e = r->element[i];
+      std::vector<contract::EntryFieldView> fields;
+      const redisReply* kv = e->element[1];
+      for (std::size_t k = 0; k + 1 < kv->elements; k += 2) {
+        fields.push_back({{kv->element[k]->str, kv->element[k]->len},
+                          {kv->element[k + 1]->str, kv->element[k + 1]->len}});
+      }
+      auto ev = contract::decode_entry(std::span<const contract::EntryFieldView>(fields));
+      EXPECT_TRUE(ev) << "entry " << e->element[0]->str << ": " << ev.error().message();
+      if (ev) {
+        out.push_back({e->element[0]->str, *ev});
+      }
+    }
+    return out;
+  }
+
+  // Polls the stream until `done` holds (a wait on real services, not a timing assertion).
+  template <class Pred>
+  std::vector<Entry> wait_stream(Pred done, std::chrono::seconds deadline, const char* what) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    std::vector<Entry> entries;
+    while (std::chrono::steady_clock::now() < until) {
+      try {
+        entries = read_stream();
+      } catch (const std::exception&) {
+        entries.clear();  // Redis restarting
+      }
+      if (done(entries)) {
+        return entries;
+      }
+      std::this_thread::sleep_for(250ms);
+    }
+    ADD_FAILURE() << "timed out waiting for " << what;
+    return entries;
+  }
+
+  static bool has(const std::vector<Entry>& es, const std::string& id, EventType t) {
+    return std::any_of(es.begin(), es.end(), [&](const Entry& e) {
+      return e.event.container_id == id && e.event.type() == t;
+    });
+  }
+
+  std::string services_state_;
+  std::string redis_host_;
+  int redis_port_ = 0;
+  std::string stream_;
+  std::string db_;
+  std::string admin_url_;
+  std::string db_url_;
+};
+
+TEST_F(DurableTest, EveryEventExactlyOnceThroughRedisPostgresAndDaemonCrashes) {
+  auto d = start_daemon({"--inspect-interval", "1s"});
+  const auto a = run("game-a", {}, {"--exit-code", "3", "--exit-after-ms", "1500"});
+  const auto b =
+      run("game-b", {"--memory", "32m", "--memory-swap", "32m"}, {"--oom-after-ms", "500"});
+  wait_stream(
+      [&](const auto& es) {
+        return has(es, a, EventType::container_exited) && has(es, b, EventType::container_exited);
+      },
+      60s, "a and b to exit");
+
+  // Redis crashes (kill -9) while c lives and dies; the outbox holds c's events meanwhile.
+  services("kill9", "redis");
+  const auto c = run("game-c", {}, {"--exit-code", "0", "--exit-after-ms", "1000"});
+  std::this_thread::sleep_for(2500ms);
+  services("start", "redis");
+
+  // PostgreSQL stops while d starts and e exits; the sink's queue holds them.
+  services("stop", "postgres");
+  const auto dd = run("game-d", {});
+  const auto e = run("game-e", {}, {"--exit-code", "4", "--exit-after-ms", "500"});
+  std::this_thread::sleep_for(2500ms);
+  services("start", "postgres");
+  wait_stream(
+      [&](const auto& es) {
+        return has(es, c, EventType::container_exited) &&
+               has(es, dd, EventType::container_started) && has(es, e, EventType::container_exited);
+      },
+      90s, "c, d and e after the Redis and PostgreSQL restarts");
+
+  // The daemon dies without a chance to flush; f starts and d is removed while it is down.
+  d->kill9();
+  const auto f = run("game-f", {});
+  docker({"rm", "-f", dd});
+  auto d2 = start_daemon({"--inspect-interval", "1s"});
+  auto entries = wait_stream(
+      [&](const auto& es) {
+        return has(es, f, EventType::container_started) &&
+               has(es, dd, EventType::container_disappeared);
+      },
+      90s, "f's start and d's removal after the daemon restart");
+  std::this_thread::sleep_for(4s);  // let stragglers (inspect rounds) land, then read it all
+  entries = read_stream();
+  d2->stop();
+
+  // No entry twice.
+  std::set<std::string> seen;
+  for (const auto& en : entries) {
+    EXPECT_TRUE(seen.insert(contract::encode_payload(en.event)).second)
+        << "duplicate entry " << en.id << ": " << contract::encode_payload(en.event);
+  }
+
+  // Per container, the lifecycle events in order, and one inspect_unhealthy per exited one.
+  std::map<std::string, std::vector<contract::Details>> life;
+  std::map<std::string, int> unhealthy;
+  for (const auto& en : entries) {
+    if (en.event.type() == EventType::inspect_unhealthy) {
+      EXPECT_EQ(en.event.details, contract::Details(contract::InspectUnhealthy{0, "exited", ""}));
+      ++unhealthy[en.event.container_id];
+    } else {
+      life[en.event.container_id].push_back(en.event.details);
+    }
+  }
+  using contract::ContainerExited;
+  using contract::ContainerStarted;
+  const contract::Details started = ContainerStarted{kImage};
+  EXPECT_EQ(life[a], (std::vector<contract::Details>{started, ContainerExited{3, false}}));
+  EXPECT_EQ(life[b], (std::vector<contract::Details>{started, contract::ContainerOom{137},
+                                                     ContainerExited{137, true}}));
+  EXPECT_EQ(life[c], (std::vector<contract::Details>{started, ContainerExited{0, false}}));
+  EXPECT_EQ(life[dd], (std::vector<contract::Details>{started, ContainerExited{137, false},
+                                                      contract::ContainerDisappeared{}}));
+  EXPECT_EQ(life[e], (std::vector<contract::Details>{started, ContainerExited{4, false}}));
+  EXPECT_EQ(life[f], (std::vector<contract::Details>{started}));
+  EXPECT_EQ(life.size(), 6U);
+  for (const auto& id : {a, b, c, e}) {
+    EXPECT_EQ(unhealthy[id], 1) << id;
+  }
+
+  // Each snapshot is its game's latest entry (by occurred_at_ms, ties by stream order).
+  std::map<std::string, Entry> latest;
+  for (const auto& en : entries) {
+    auto it = latest.find(en.event.game_id);
+    if (it == latest.end() || en.event.occurred_at_ms >= it->second.event.occurred_at_ms) {
+      latest.insert_or_assign(en.event.game_id, en);
+    }
+  }
+  auto rows = sql(db_url_,
+                  "SELECT game_id, container_id, event_type, occurred_at_ms, stream_id "
+                  "FROM health_snapshots ORDER BY game_id");
+  ASSERT_EQ(rows.size(), latest.size());
+  for (const auto& row : rows) {
+    const Entry& want = latest.at(row[0]);
+    EXPECT_EQ(row[1], want.event.container_id) << row[0];
+    EXPECT_EQ(row[2], contract::to_string(want.event.type())) << row[0];
+    EXPECT_EQ(row[3], std::to_string(want.event.occurred_at_ms)) << row[0];
+    EXPECT_EQ(row[4], want.id) << row[0];
+  }
+}
+
+}  // namespace
