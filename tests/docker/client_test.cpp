@@ -33,7 +33,7 @@ std::string event_line(int n) {
          std::to_string(1'000'000'000 + n) + "}\n";
 }
 
-const std::string kChunkedOk =
+constexpr std::string_view kChunkedOk =
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 std::string decode_query_param(const std::string& target, std::string_view key) {
@@ -56,7 +56,7 @@ class ClientTest : public ::testing::Test {
     s.host = fake.host();
     s.connect_timeout = 5s;
     s.request_timeout = 5s;
-    return DockerClient(io.get_executor(), s);
+    return {io.get_executor(), s};
   }
 
   struct Stream {
@@ -221,7 +221,7 @@ TEST_F(ClientTest, ConcurrentInspectsDoNotQueueOnOneConnection) {
   int done = 0;
   for (int i = 0; i < kCount; ++i) {
     asio::co_spawn(io, client.inspect("c" + std::to_string(i)),
-                   [&](std::exception_ptr, InspectOutcome o) {
+                   [&](const std::exception_ptr&, const InspectOutcome& o) {
                      found += std::holds_alternative<ContainerInspect>(o) ? 1 : 0;
                      if (++done == kCount) {
                        io.stop();
@@ -381,7 +381,7 @@ TEST_F(ClientTest, CancellingTheStreamEndsItWithOperationAborted) {
                              // the caller's watchdog decides the daemon is gone
                              cancel.emit(asio::cancellation_type::terminal);
                            }),
-      asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, error_code ec) {
+      asio::bind_cancellation_slot(cancel.slot(), [&](const std::exception_ptr&, error_code ec) {
         ended = ec;
         io.stop();
       }));
@@ -417,7 +417,7 @@ TEST_F(ClientTest, ChunkedInspectWhoseFinalChunkArrivesInPieces) {
   asio::steady_timer t(io);
   const std::string body = read_testdata("inspect_created.json");
   fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
-    co_await send(s, kChunkedOk + chunk(body));
+    co_await send(s, std::string(kChunkedOk) + chunk(body));
     co_await final_chunk_in_pieces(s, t);
   };
   auto client = make_client();
@@ -528,7 +528,8 @@ TEST_F(ClientTest, TcpDockerHost) {
   const std::string body = read_testdata("inspect_oom_killed.json");
   fake.script = [&](Socket& s, const Request& req) -> asio::awaitable<void> {
     if (req.target().find("/events") != std::string_view::npos) {
-      co_await send(s, kChunkedOk + chunk(event_line(1) + event_line(2)) + "0\r\n\r\n");
+      co_await send(s,
+                    std::string(kChunkedOk) + chunk(event_line(1) + event_line(2)) + "0\r\n\r\n");
     } else {
       co_await send(s, response(200, body));
     }

@@ -124,8 +124,8 @@ TEST_F(DockerClientIT, LifecycleEventsListAndInspect) {
                                  bad_lines.push_back(e.error());
                                }
                              }),
-      asio::bind_cancellation_slot(stop_stream.slot(),
-                                   [&](std::exception_ptr, error_code ec) { stream_end = ec; }));
+      asio::bind_cancellation_slot(
+          stop_stream.slot(), [&](const std::exception_ptr&, error_code ec) { stream_end = ec; }));
 
   // An unrelated container must not show up on the filtered stream.
   auto other_spec = spec({"/engine", "exit", "0"});
