@@ -33,15 +33,17 @@ void StopSignal::request() {
 }
 
 void StopSignal::on_request(std::function<void()> fn) {
+  std::function<void()> now;
   {
     const std::lock_guard lock(mutex_);
-    fn_ = fn;
+    fn_ = std::move(fn);
     if (!requested_.load()) {
       return;
     }
+    now = fn_;
   }
-  if (fn) {
-    fn();
+  if (now) {
+    now();
   }
 }
 
@@ -124,8 +126,8 @@ Result<std::string> newest_id(redis::Connection& redis, const std::string& strea
     return entries.error();
   }
   // Error is an aggregate, so a bare string would convert to either side of the result.
-  return Result<std::string>(boost::system::in_place_value,
-                             entries->empty() ? std::string("0-0") : entries->front().id);
+  return {boost::system::in_place_value,
+          entries->empty() ? std::string("0-0") : entries->front().id};
 }
 
 bool matches(const std::vector<std::string>& allowed, std::string_view value) {

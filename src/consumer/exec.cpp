@@ -8,15 +8,15 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <string>
+#include <system_error>
 
 namespace galaxy::consumer {
 
 namespace {
 
 Error exec_error(std::string_view what) {
-  return make_error("exec", std::string(what) + ": " + std::strerror(errno));
+  return make_error("exec", std::string(what) + ": " + std::generic_category().message(errno));
 }
 
 class Fd {
@@ -110,8 +110,10 @@ Result<ExecOutcome> run_with_stdin(std::string_view command, std::string_view in
     ::dup2(fds[0], STDIN_FILENO);
     sigset_t none;
     sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGPIPE, &dfl, nullptr);
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -113,6 +113,7 @@ int snapshot(const Connection& conn, const SnapshotOptions& options, std::ostrea
       out << boost::json::serialize(o) << "\n";
     } else {
       std::vector<std::string> row;
+      row.reserve(kColumns);
       for (int c = 0; c < kColumns; ++c) {
         row.push_back(cell(r, c).value_or("-"));
       }
