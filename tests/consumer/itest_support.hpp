@@ -195,7 +195,8 @@ class StreamTest : public testing::Test {
   }
   void TearDown() override {
     if (redis_ && !redis_->broken()) {
-      (void)redis_->command({"DEL", stream_, stream_ + ":dead", stream_ + ":processed"});
+      (void)redis_->command({"DEL", stream_, stream_ + ":dead", stream_ + ":processed",
+                             stream_ + ":processed:victim", stream_ + ":processed:survivor"});
     }
   }
   std::string stream_;
