@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "fake_docker.hpp"  // run()
 #include "galaxy/docker/client.hpp"
@@ -21,7 +23,18 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-constexpr const char* kImage = "galaxy-docker-itest:tiny";
+// Tagged by the binary's content, so a rebuilt binary gets a fresh image and an unchanged one is
+// imported once, not once per run (each import would leave the previous image dangling).
+std::string image_tag() {
+  std::ifstream in(GALAXY_DOCKER_TINY_ENGINE, std::ios::binary);
+  std::uint64_t h = 14695981039346656037ULL;  // FNV-1a: a cache key, not security
+  for (char c; in.get(c);) {
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  std::ostringstream out;
+  out << "galaxy-docker-itest:" << std::hex << h;
+  return out.str();
+}
 
 int shell(const std::string& cmd) {
   return std::system(cmd.c_str());  // NOLINT(cert-env33-c,concurrency-mt-unsafe): test setup only
@@ -41,12 +54,16 @@ class DockerClientIT : public ::testing::Test {
 
     std::random_device rd;
     run_id_ = "docker-itest-" + std::to_string(rd()) + std::to_string(rd());
+    image_ = image_tag();
+    if (shell("docker image inspect " + image_ + " >/dev/null 2>&1") == 0) {
+      return;
+    }
     const auto rootfs = std::filesystem::temp_directory_path() / run_id_;
     std::filesystem::create_directories(rootfs);
     std::filesystem::copy_file(GALAXY_DOCKER_TINY_ENGINE, rootfs / "engine");
     const int rc =
         shell("tar -C " + rootfs.string() +
-              " -c . | docker import --change 'CMD [\"/engine\"]' - " + kImage + " >/dev/null");
+              " -c . | docker import --change 'CMD [\"/engine\"]' - " + image_ + " >/dev/null");
     std::filesystem::remove_all(rootfs);
     ASSERT_EQ(rc, 0) << "docker import of the test image failed";
   }
@@ -62,7 +79,7 @@ class DockerClientIT : public ::testing::Test {
 
   ContainerCreateSpec spec(std::vector<std::string> cmd) const {
     ContainerCreateSpec s;
-    s.image = kImage;
+    s.image = image_;
     s.cmd = std::move(cmd);
     s.labels = {{"galaxy.test.owner", "docker"}, {"galaxy.test.run", run_id_}};
     return s;
@@ -93,6 +110,7 @@ class DockerClientIT : public ::testing::Test {
   DockerClientSettings settings_;
   std::optional<DockerClient> client_;
   std::string run_id_;
+  std::string image_;
 };
 
 TEST_F(DockerClientIT, NegotiatesWithTheDaemon) {
@@ -150,7 +168,7 @@ TEST_F(DockerClientIT, LifecycleEventsListAndInspect) {
                                 [&](const DockerEvent& e) { return e.action == "die"; });
   EXPECT_EQ(die->attributes.at("exitCode"), "7");
   EXPECT_EQ(die->attributes.at("galaxy.test.run"), run_id_);
-  EXPECT_EQ(die->attributes.at("image"), kImage);
+  EXPECT_EQ(die->attributes.at("image"), image_);
   EXPECT_GT(die->time_nano, *q.since_nano);
 
   // dockerd publishes "die" a moment before its state says so: wait for the state too.
@@ -179,7 +197,7 @@ TEST_F(DockerClientIT, LifecycleEventsListAndInspect) {
   ASSERT_TRUE(c->finished_at_ms.has_value());
   EXPECT_GE(*c->finished_at_ms, *c->started_at_ms);
   EXPECT_EQ(c->health, "");
-  EXPECT_EQ(c->image, kImage);
+  EXPECT_EQ(c->image, image_);
 
   auto removed = run(io_, client_->remove_container(*id, false));
   ASSERT_TRUE(removed) << removed.error().message();
