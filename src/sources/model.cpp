@@ -327,6 +327,14 @@ void HealthModel::on_inspect(const ContainerSnapshot& s) {
   if (c == nullptr) {
     return;
   }
+  const auto& m = c->memory;
+  if (s.running && m.exit_mark_from_event && m.exit_mark_ms >= m.start_mark_ms &&
+      s.started_at_ms != 0 && s.started_at_ms <= m.start_mark_ms) {
+    // dockerd logs `die` a moment before it updates the state, so an inspect answered in between
+    // still says "running" for the run that already ended. Believing it would probe a dead
+    // container (a false probe_failed); the next inspect sees the real state.
+    return;
+  }
   if (s.oom_killed && !s.running) {
     c->memory.oom_since_start = true;
   }

@@ -116,6 +116,19 @@ TEST_F(ModelTest, DieReportsExitCodeAndStopsProbe) {
   EXPECT_EQ(actions.stops, std::vector<std::string>{"c1"});
 }
 
+TEST_F(ModelTest, InspectOlderThanTheDieItFollowsIsIgnored) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("running", kT0, 0));
+  model->on_event(ev("die", kT0 + 50, {{"exitCode", "3"}}));
+  actions.probes.clear();
+  model->on_inspect(snap("running", kT0, 0));  // answered before dockerd updated the state
+  EXPECT_TRUE(actions.probes.empty()) << "no probe of a container that died";
+  model->on_probe("c1", contract::ProbeFailed{3, 0, "connection refused"}, kT0 + 60);
+  EXPECT_EQ(sink.events.size(), 2U);
+  model->on_inspect(snap("exited", kT0, kT0 + 49, 3));
+  EXPECT_EQ(sink.events.back().type(), contract::EventType::inspect_unhealthy);
+}
+
 TEST_F(ModelTest, ExitCode137AloneIsNotOom) {
   model->on_event(ev("start", kT0 + 1));
   model->on_event(ev("die", kT0 + 5, {{"exitCode", "137"}}));
