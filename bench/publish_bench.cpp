@@ -103,9 +103,8 @@ int main(int argc, char** argv) {
     sink.stop(std::chrono::seconds(5));
   }
   pg_scalar(admin, "DROP DATABASE " + db + " WITH (FORCE)");
-  redisContext* c =
-      redisConnectWithTimeout(publish::parse_redis_url(redis).value().host.c_str(),
-                              publish::parse_redis_url(redis).value().port, timeval{5, 0});
+  redisContext* c = redisConnectWithTimeout(parse_redis_url(redis).value().host.c_str(),
+                                            parse_redis_url(redis).value().port, timeval{5, 0});
   if (c != nullptr && c->err == 0) {
     freeReplyObject(
         redisCommand(c, "DEL %s %s:hwm %s:idmp", stream.c_str(), stream.c_str(), stream.c_str()));

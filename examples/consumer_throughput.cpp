@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   const std::string url = argv[1];
   const long n = argc > 2 ? std::stol(argv[2]) : 100000;
   const std::size_t count = argc > 3 ? std::stoul(argv[3]) : 100;
-  const auto endpoint = gc::parse_redis_url(url);
+  const auto endpoint = galaxy::parse_redis_url(url);
   if (!endpoint) {
     std::cerr << endpoint.error().message() << "\n";
     return 2;

@@ -28,7 +28,8 @@ Result<ResolvedOptions> resolve(ConsumerOptions o) {
   using std::chrono::milliseconds;
   auto endpoint = parse_redis_url(o.redis_url);
   if (!endpoint) {
-    return endpoint.error();
+    // Named as the option, like every other error here; the reason says which part is wrong.
+    return make_error("redis_url", endpoint.error().reason);
   }
   if (o.stream.empty()) {
     return make_error("stream", "must not be empty");

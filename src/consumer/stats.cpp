@@ -50,7 +50,7 @@ int stats(const Connection& conn, const StatsOptions& options, std::ostream& out
           std::ostream& err) {
   auto endpoint = parse_redis_url(conn.redis_url);
   if (!endpoint) {
-    err << "galaxy-health stats: " << endpoint.error().message() << "\n";
+    err << "galaxy-health stats: --redis-url: " << endpoint.error().reason << "\n";
     return kExitUsage;
   }
   auto redis = redis::Connection::open(*endpoint, conn.connect_timeout, conn.command_timeout);

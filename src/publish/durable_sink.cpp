@@ -320,7 +320,7 @@ void DurableSink::run_relay() {
         fail(c.error());
         continue;
       }
-      spdlog::info("durable sink: relay connected to {}", redis_.describe());
+      spdlog::info("durable sink: relay connected to {}", redis_.redacted());
     }
     std::uint64_t seen = 0;
     {

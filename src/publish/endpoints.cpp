@@ -4,108 +4,10 @@
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
-#include <charconv>
 #include <memory>
-#include <optional>
 #include <set>
 
 namespace galaxy::publish {
-namespace {
-
-std::optional<int> parse_int(std::string_view s) {
-  int v = 0;
-  const auto* end = s.data() + s.size();
-  const auto [p, ec] = std::from_chars(s.data(), end, v);
-  if (ec != std::errc() || p != end || s.empty()) {
-    return std::nullopt;
-  }
-  return v;
-}
-
-Result<int> parse_db(std::string_view s) {
-  const auto db = parse_int(s);
-  if (!db || *db < 0) {
-    return make_error(
-        "/db", "database number must be a non-negative integer, got '" + std::string(s) + "'");
-  }
-  return *db;
-}
-
-}  // namespace
-
-std::string RedisEndpoint::describe() const {
-  std::string auth;
-  if (!user.empty() || !password.empty()) {
-    auth = user + (password.empty() ? "" : ":***") + "@";
-  }
-  if (is_unix()) {
-    return "unix://" + auth + unix_path + "?db=" + std::to_string(db);
-  }
-  const bool v6 = host.find(':') != std::string::npos;
-  return "redis://" + auth + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" +
-         std::to_string(db);
-}
-
-Result<RedisEndpoint> parse_redis_url(std::string_view url) {
-  const auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) {
-    // The text may hold a password; never echo it.
-    return make_error("/",
-                      "not a URL (expected redis://[user:password@]host:port[/db] or "
-                      "unix:///path/to/redis.sock[?db=N])");
-  }
-  const auto& u = *parsed;
-  RedisEndpoint ep;
-  if (u.has_userinfo()) {
-    ep.user = u.user();
-    if (u.has_password()) {
-      ep.password = u.password();
-    }
-  }
-  if (u.scheme() == "redis") {
-    ep.host = u.host_address();
-    if (ep.host.empty()) {
-      return make_error("/host", "a redis:// URL needs a host");
-    }
-    if (u.has_port()) {
-      if (u.port_number() == 0) {
-        return make_error("/port", "port must be 1-65535, got '" + std::string(u.port()) + "'");
-      }
-      ep.port = u.port_number();
-    }
-    const std::string path = u.path();
-    if (!path.empty() && path != "/") {
-      auto db = parse_db(std::string_view(path).substr(1));
-      if (!db) {
-        return db.error();
-      }
-      ep.db = *db;
-    }
-  } else if (u.scheme() == "unix") {
-    ep.unix_path = u.path();
-    if (ep.unix_path.empty() || ep.unix_path.front() != '/') {
-      return make_error("/path", "a unix:// URL needs an absolute socket path");
-    }
-    if (!u.host_address().empty()) {
-      return make_error("/host", "a unix:// URL has no host: write unix:///path/to/redis.sock");
-    }
-  } else {
-    return make_error("/scheme",
-                      "scheme must be redis or unix, got '" + std::string(u.scheme()) + "'");
-  }
-  for (const auto& p : u.params()) {
-    if (p.key == "db" && p.has_value) {
-      auto db = parse_db(p.value);
-      if (!db) {
-        return db.error();
-      }
-      ep.db = *db;
-    } else {
-      return make_error("/query", "unknown parameter '" + p.key + "' (only db is known)");
-    }
-  }
-  return ep;
-}
 
 Result<PgTarget> parse_postgres_target(std::string_view url_or_conninfo,
                                        const PgConnectSettings& settings) {

@@ -61,14 +61,15 @@ void RedisStream::disconnect() {
 
 Error RedisStream::error(const std::string& what) const {
   const std::array<std::string, 1> secrets{endpoint_.password};
-  return make_error("redis", scrub("redis at " + endpoint_.describe() + ": " + what, secrets));
+  return make_error("redis", scrub("redis at " + endpoint_.redacted() + ": " + what, secrets));
 }
 
 Result<void> RedisStream::connect() {
   disconnect();
   const timeval ct = to_timeval(settings_.connect_timeout);
-  redisContext* c = endpoint_.is_unix()
-                        ? redisConnectUnixWithTimeout(endpoint_.unix_path.c_str(), ct)
+  const bool unix_socket = endpoint_.transport == RedisEndpoint::Transport::unix_socket;
+  redisContext* c = unix_socket
+                        ? redisConnectUnixWithTimeout(endpoint_.socket_path.c_str(), ct)
                         : redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, ct);
   if (c == nullptr) {
     return error("out of memory");
@@ -84,7 +85,7 @@ Result<void> RedisStream::connect() {
     disconnect();
     return e;
   }
-  if (!endpoint_.is_unix()) {
+  if (!unix_socket) {
     (void)redisEnableKeepAlive(ctx_);
   }
   const auto command = [&](std::vector<std::string> argv) -> Result<ReplyPtr> {

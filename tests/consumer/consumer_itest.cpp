@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "galaxy/consumer/redis_url.hpp"
+#include "galaxy/common/redis_url.hpp"
 #include "galaxy/testsupport/process.hpp"
 #include "itest_support.hpp"
 
@@ -33,9 +33,9 @@ TEST_F(ConsumerItest, TwoConsumersShareAGroupAndSeeEachEntryOnce) {
     const auto e = make_event(i);
     written.emplace(xadd_event(*redis_, stream_, e), e);
   }
-  ASSERT_TRUE(wait_until([&] { return rec.size() >= written.size(); }))
+  ASSERT_TRUE(eventually([&] { return rec.size() >= written.size(); }))
       << "handled " << rec.size() << " of " << written.size();
-  ASSERT_TRUE(wait_until([&] { return pending_count(*redis_, stream_, group_) == 0; }));
+  ASSERT_TRUE(eventually([&] { return pending_count(*redis_, stream_, group_) == 0; }));
   a.stop();
   b.stop();
   std::map<std::string, int> times;
@@ -73,9 +73,9 @@ TEST_F(ConsumerItest, AnAbandonedConsumersPendingEntriesAreReclaimed) {
     rec.add("survivor", d.id, d.event, d.delivery_count);
     return true;
   });
-  ASSERT_TRUE(wait_until([&] { return rec.size() >= ids.size(); }))
+  ASSERT_TRUE(eventually([&] { return rec.size() >= ids.size(); }))
       << "handled " << rec.size() << " of " << ids.size();
-  ASSERT_TRUE(wait_until([&] { return pending_count(*redis_, stream_, group_) == 0; }));
+  ASSERT_TRUE(eventually([&] { return pending_count(*redis_, stream_, group_) == 0; }));
   survivor.stop();
   std::set<std::string> handled;
   for (const auto& s : rec.seen()) {
@@ -97,9 +97,9 @@ TEST_F(ConsumerItest, PoisonEntriesAreDeadLetteredWithAReasonAndDoNotBlockTheGro
     poison.emplace(xadd_fields(*redis_, stream_, fields), fields);
   }
   const auto last = xadd_event(*redis_, stream_, make_event(2));
-  ASSERT_TRUE(wait_until([&] { return rec.size() >= 2; }));
-  ASSERT_TRUE(wait_until([&] { return stream_length(*redis_, stream_ + ":dead") >= 3; }));
-  ASSERT_TRUE(wait_until([&] { return pending_count(*redis_, stream_, group_) == 0; }));
+  ASSERT_TRUE(eventually([&] { return rec.size() >= 2; }));
+  ASSERT_TRUE(eventually([&] { return stream_length(*redis_, stream_ + ":dead") >= 3; }));
+  ASSERT_TRUE(eventually([&] { return pending_count(*redis_, stream_, group_) == 0; }));
   c.stop();
   EXPECT_EQ(rec.seen()[0].id, first);
   EXPECT_EQ(rec.seen()[1].id, last);
@@ -141,8 +141,8 @@ TEST_F(ConsumerItest, AnEntryThatKeepsFailingIsDeadLetteredAtTheDeliveryLimit) {
     throw std::runtime_error("downstream is down");
   });
   const auto id = xadd_event(*redis_, stream_, make_event(4));
-  ASSERT_TRUE(wait_until([&] { return stream_length(*redis_, stream_ + ":dead") == 1; }));
-  ASSERT_TRUE(wait_until([&] { return pending_count(*redis_, stream_, group_) == 0; }));
+  ASSERT_TRUE(eventually([&] { return stream_length(*redis_, stream_ + ":dead") == 1; }));
+  ASSERT_TRUE(eventually([&] { return pending_count(*redis_, stream_, group_) == 0; }));
   c.stop();
   EXPECT_EQ(calls.load(), 3);
   EXPECT_EQ(c.consumer().stats().handler_failures, 3U);
@@ -166,8 +166,8 @@ TEST_F(ConsumerItest, ARestartedConsumerResumesItsOwnPendingEntries) {
     rec.add("c", d.id, d.event, d.delivery_count);
     return true;
   });
-  ASSERT_TRUE(wait_until([&] { return rec.size() >= ids.size(); }));
-  ASSERT_TRUE(wait_until([&] { return pending_count(*redis_, stream_, group_) == 0; }));
+  ASSERT_TRUE(eventually([&] { return rec.size() >= ids.size(); }));
+  ASSERT_TRUE(eventually([&] { return pending_count(*redis_, stream_, group_) == 0; }));
   c.stop();
   std::set<std::string> handled;
   for (const auto& s : rec.seen()) {
@@ -193,8 +193,8 @@ TEST_F(ConsumerItest, PendingEntriesTrimmedAwayAreAcknowledgedAndCounted) {
     ++calls;
     return true;
   });
-  ASSERT_TRUE(wait_until([&] { return pending_count(*redis_, stream_, group_) == 0; }));
-  ASSERT_TRUE(wait_until([&] { return c.consumer().stats().deleted == 10; }))
+  ASSERT_TRUE(eventually([&] { return pending_count(*redis_, stream_, group_) == 0; }));
+  ASSERT_TRUE(eventually([&] { return c.consumer().stats().deleted == 10; }))
       << c.consumer().stats().deleted;
   c.stop();
   EXPECT_EQ(calls.load(), 0);
@@ -209,7 +209,7 @@ TEST_F(ConsumerItest, EntriesWrittenByRedisCliInTheDocumentedEncodingDecode) {
     rec.add("c", d.id, d.event, d.delivery_count);
     return true;
   });
-  ASSERT_TRUE(wait_until([&] { return stream_length(*redis_, stream_) == 0; }));
+  ASSERT_TRUE(eventually([&] { return stream_length(*redis_, stream_) == 0; }));
   const auto out = testsupport::run(
       {"redis-cli", "-h", ep->host, "-p", std::to_string(ep->port), "XADD", stream_, "*", "game_id",
        "game-123", "container_id", "7c2b5d1a4f6e", "event_type", "probe_failed", "occurred_at_ms",
@@ -217,7 +217,7 @@ TEST_F(ConsumerItest, EntriesWrittenByRedisCliInTheDocumentedEncodingDecode) {
        R"({"consecutive_failures":3,"last_status":0,"last_error":"context deadline exceeded"})"},
       30s);
   ASSERT_EQ(out.exit_code, 0) << out.output;
-  ASSERT_TRUE(wait_until([&] { return rec.size() == 1; }));
+  ASSERT_TRUE(eventually([&] { return rec.size() == 1; }));
   c.stop();
   const contract::Event expected{"game-123", "7c2b5d1a4f6e", 1775121810000,
                                  contract::ProbeFailed{3, 0, "context deadline exceeded"}};
@@ -269,7 +269,7 @@ TEST_F(ConsumerItest, ThousandsOfEntriesTwoConsumersOneKilledNothingLost) {
   auto survivor_opts = o;
   survivor_opts.consumer = "survivor";
   RunningConsumer survivor(survivor_opts, side_effect("survivor"));
-  const bool reached = wait_until([&] {
+  const bool reached = eventually([&] {
     return redis::integer(must(*redis_, {"SCARD", processed + ":victim"}).get()).value_or(0) >=
            kill_after;
   });
@@ -279,7 +279,7 @@ TEST_F(ConsumerItest, ThousandsOfEntriesTwoConsumersOneKilledNothingLost) {
   ASSERT_TRUE(reached) << "the victim never handled " << kill_after << " entries";
   ASSERT_TRUE(WIFSIGNALED(status));
 
-  ASSERT_TRUE(wait_until(
+  ASSERT_TRUE(eventually(
       [&] {
         return redis::integer(must(*redis_, {"SCARD", processed}).get()).value_or(0) ==
                    static_cast<std::int64_t>(valid.size()) &&

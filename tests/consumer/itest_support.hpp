@@ -16,6 +16,7 @@
 #include "galaxy/consumer/redis.hpp"
 #include "galaxy/contract/codec.hpp"
 #include "galaxy/testsupport/http.hpp"
+#include "galaxy/testsupport/wait.hpp"
 
 namespace galaxy::consumer::itest {
 
@@ -122,17 +123,7 @@ inline std::int64_t stream_length(redis::Connection& c, const std::string& strea
   return redis::integer(must(c, {"XLEN", stream}).get()).value_or(-1);
 }
 
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds deadline = 60s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) {
-      return false;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
+using testsupport::eventually;
 
 // Handler outcomes recorded per entry ID, shareable between consumers.
 class Recorder {

@@ -1,8 +1,6 @@
 // Redis restarts under a running consumer. Uses a private redis-server (AOF, fsync always) on a
 // free port, never the shared dev one.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <condition_variable>
 #include <csignal>
@@ -10,25 +8,14 @@
 #include <fstream>
 #include <set>
 
+#include "galaxy/testsupport/net.hpp"
 #include "galaxy/testsupport/process.hpp"
 #include "itest_support.hpp"
 
 namespace galaxy::consumer::itest {
 namespace {
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using testsupport::free_port;
 
 class PrivateRedis {
  public:
@@ -59,7 +46,7 @@ class PrivateRedis {
     if (out.exit_code != 0) {
       throw std::runtime_error("redis-server did not start: " + out.output);
     }
-    const bool up = wait_until(
+    const bool up = eventually(
         [this] {
           auto ep = parse_redis_url(url());
           auto c = redis::Connection::open(*ep, 1s, 1s);
@@ -83,7 +70,7 @@ class PrivateRedis {
       return;
     }
     ::kill(pid, SIGKILL);
-    wait_until([pid] { return ::kill(pid, 0) != 0; }, 30s);
+    eventually([pid] { return ::kill(pid, 0) != 0; }, 30s);
     std::filesystem::remove(dir_ / "redis.pid");
   }
 
@@ -137,8 +124,8 @@ TEST(ConsumerRestartItest, RedisRestartMidConsumptionLosesNothing) {
   }
   cv.notify_all();
   auto after = connect(server.url());
-  ASSERT_TRUE(wait_until([&] { return pending_count(after, stream, "g") == 0; }, 120s));
-  ASSERT_TRUE(wait_until([&] {
+  ASSERT_TRUE(eventually([&] { return pending_count(after, stream, "g") == 0; }, 120s));
+  ASSERT_TRUE(eventually([&] {
     std::set<std::string> handled;
     for (const auto& s : rec.seen()) {
       handled.insert(s.id);
@@ -154,7 +141,7 @@ TEST(ConsumerRestartItest, RedisRestartMidConsumptionLosesNothing) {
   for (int i = 0; i < 50; ++i) {
     ids.insert(xadd_event(writer2, stream, make_event(1000 + i)));
   }
-  ASSERT_TRUE(wait_until(
+  ASSERT_TRUE(eventually(
       [&] {
         std::set<std::string> handled;
         for (const auto& s : rec.seen()) {

@@ -7,9 +7,7 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,44 +26,22 @@
 #include "galaxy/publish/pg_outbox.hpp"
 #include "galaxy/publish/redis_stream.hpp"
 #include "galaxy/testsupport/http.hpp"
+#include "galaxy/testsupport/net.hpp"
 #include "galaxy/testsupport/process.hpp"
+#include "galaxy/testsupport/wait.hpp"
 
 namespace galaxy::publish {
 namespace {
 
 using namespace std::chrono_literals;
 using contract::Event;
+using testsupport::eventually;
+using testsupport::free_port;
 using testsupport::require_env;
 
 int g_counter = 0;
 std::string unique_name(const std::string& prefix) {
   return prefix + std::to_string(::getpid()) + "_" + std::to_string(++g_counter);
-}
-
-// Polls cond every 20 ms until it holds or `limit` passes (real services; no timing asserted).
-bool eventually(const std::function<bool()>& cond, std::chrono::seconds limit = 120s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) {
-      return true;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), len);
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 using Rows = std::vector<std::vector<std::string>>;
@@ -175,7 +151,7 @@ class RedisClient {
   void connect() {
     c_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port, timeval{10, 0});
     if (c_ == nullptr || c_->err != 0) {
-      throw std::runtime_error("redis at " + ep_.describe() + " does not answer");
+      throw std::runtime_error("redis at " + ep_.redacted() + " does not answer");
     }
     redisSetTimeout(c_, timeval{10, 0});
     if (!ep_.password.empty()) {

@@ -7,61 +7,6 @@
 namespace galaxy::publish {
 namespace {
 
-TEST(RedisUrl, HostPortDbAndCredentials) {
-  auto ep = parse_redis_url("redis://alice:s%40cret@redis.example:6380/3");
-  ASSERT_TRUE(ep) << ep.error().message();
-  EXPECT_EQ(ep->host, "redis.example");
-  EXPECT_EQ(ep->port, 6380);
-  EXPECT_EQ(ep->user, "alice");
-  EXPECT_EQ(ep->password, "s@cret");
-  EXPECT_EQ(ep->db, 3);
-  EXPECT_FALSE(ep->is_unix());
-  EXPECT_EQ(ep->describe(), "redis://alice:***@redis.example:6380/3");
-}
-
-TEST(RedisUrl, DefaultsAndPasswordOnly) {
-  auto ep = parse_redis_url("redis://:pw@127.0.0.1");
-  ASSERT_TRUE(ep);
-  EXPECT_EQ(ep->port, 6379);
-  EXPECT_EQ(ep->db, 0);
-  EXPECT_EQ(ep->user, "");
-  EXPECT_EQ(ep->password, "pw");
-  EXPECT_EQ(ep->describe(), "redis://:***@127.0.0.1:6379/0");
-}
-
-TEST(RedisUrl, Ipv6Host) {
-  auto ep = parse_redis_url("redis://[::1]:7000");
-  ASSERT_TRUE(ep);
-  EXPECT_EQ(ep->host, "::1");
-  EXPECT_EQ(ep->describe(), "redis://[::1]:7000/0");
-}
-
-TEST(RedisUrl, UnixSocketWithDb) {
-  auto ep = parse_redis_url("unix:///run/redis/redis.sock?db=2");
-  ASSERT_TRUE(ep) << ep.error().message();
-  EXPECT_TRUE(ep->is_unix());
-  EXPECT_EQ(ep->unix_path, "/run/redis/redis.sock");
-  EXPECT_EQ(ep->db, 2);
-}
-
-TEST(RedisUrl, Rejections) {
-  EXPECT_EQ(parse_redis_url("http://h:1").error().path, "/scheme");
-  EXPECT_EQ(parse_redis_url("redis://h:1/x").error().path, "/db");
-  EXPECT_EQ(parse_redis_url("redis://h:1/-1").error().path, "/db");
-  EXPECT_EQ(parse_redis_url("redis:///0").error().path, "/host");
-  EXPECT_EQ(parse_redis_url("unix://").error().path, "/path");
-  EXPECT_EQ(parse_redis_url("unix:///s?tls=1").error().path, "/query");
-  EXPECT_EQ(parse_redis_url("redis://h:0").error().path, "/port");
-}
-
-TEST(RedisUrl, ErrorsNeverEchoThePassword) {
-  for (const char* bad : {"redis://u:hunter2@h:1/x", "redis://u:hunter2@:1 2", "foo:hunter2@"}) {
-    auto ep = parse_redis_url(bad);
-    ASSERT_FALSE(ep) << bad;
-    EXPECT_EQ(ep.error().message().find("hunter2"), std::string::npos) << ep.error().message();
-  }
-}
-
 TEST(Redact, UrlPasswordsBecomeStars) {
   EXPECT_EQ(redact_url("redis://u:hunter2@h:1/0"), "redis://u:***@h:1/0");
   EXPECT_EQ(redact_url("postgresql://pg:hunter2@db:5432/x?sslmode=disable"),

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "galaxy/common/redis_url.hpp"
 #include "galaxy/common/result.hpp"
-#include "galaxy/consumer/redis_url.hpp"
 #include "galaxy/contract/codec.hpp"
 
 namespace galaxy::consumer {

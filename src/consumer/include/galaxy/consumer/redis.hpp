@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "galaxy/common/redis_url.hpp"
 #include "galaxy/common/result.hpp"
-#include "galaxy/consumer/redis_url.hpp"
 #include "galaxy/contract/codec.hpp"
 
 struct redisContext;

@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "galaxy/common/redis_url.hpp"
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/sink.hpp"
 #include "galaxy/publish/endpoints.hpp"

@@ -1,10 +1,9 @@
-// Where Redis and PostgreSQL are, from the daemon's --redis-url / --postgres-url, and how to talk
-// about them without ever showing a password (logs, errors and stats go through describe() and
-// scrub()).
+// Where PostgreSQL is, from the daemon's --postgres-url, and how to talk about it without ever
+// showing a password (logs, errors and stats go through PgTarget::describe, redact_url() and
+// scrub()). Redis URLs are parsed in galaxy/common/redis_url.hpp, shared with the consumer.
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,21 +13,6 @@
 #include "galaxy/common/result.hpp"
 
 namespace galaxy::publish {
-
-// redis://[user:password@]host[:port][/db]  or  unix://[user:password@]/path/to/redis.sock[?db=N]
-struct RedisEndpoint {
-  std::string host;  // empty for a unix socket
-  std::uint16_t port = 6379;
-  std::string unix_path;  // set for unix://
-  std::string user;       // "" = the default user (AUTH with the password only)
-  std::string password;   // "" = no AUTH
-  int db = 0;
-  bool is_unix() const { return !unix_path.empty(); }
-  // "redis://user:***@host:port/db" or "unix:///path?db=N": safe to log.
-  std::string describe() const;
-};
-
-Result<RedisEndpoint> parse_redis_url(std::string_view url);
 
 struct PgConnectSettings {
   std::chrono::seconds connect_timeout{5};

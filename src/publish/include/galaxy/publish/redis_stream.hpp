@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "galaxy/common/redis_url.hpp"
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/codec.hpp"
 #include "galaxy/publish/endpoints.hpp"
