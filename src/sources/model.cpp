@@ -218,8 +218,11 @@ void HealthModel::on_event(const ContainerEvent& e) {
 void HealthModel::handle_start(Container& c, const ContainerEvent& e) {
   const std::int64_t t = ns_to_ms(e.time_ns);
   auto& m = c.memory;
+  // The event is the start inspect already reported only if no exit came after that start:
+  // with an exit in between, this is the next run, however close in time.
+  const bool exited_since = m.exit_mark_ms != 0 && m.exit_mark_ms >= m.start_mark_ms;
   const bool same_as_reconciled = m.start_mark_ms != 0 && !m.start_mark_from_event &&
-                                  t >= m.start_mark_ms &&
+                                  !exited_since && t >= m.start_mark_ms &&
                                   t - m.start_mark_ms < settings_.same_fact_window.count();
   c.running = true;
   if (!same_as_reconciled) {
@@ -251,8 +254,10 @@ void HealthModel::handle_die(Container& c, const ContainerEvent& e) {
     actions_.probe_stop(m.id);
     c.probing = false;
   }
+  // Likewise a die is the exit inspect already reported only if no start came after it.
+  const bool started_since = m.start_mark_ms > m.exit_mark_ms;
   const bool same_as_reconciled = m.exit_mark_ms != 0 && !m.exit_mark_from_event &&
-                                  t >= m.exit_mark_ms &&
+                                  !started_since && t >= m.exit_mark_ms &&
                                   t - m.exit_mark_ms < settings_.same_fact_window.count();
   if (same_as_reconciled) {
     return;

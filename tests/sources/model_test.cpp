@@ -283,6 +283,23 @@ TEST_F(ModelTest, InspectReportsAStartTheStreamMissed) {
   EXPECT_EQ(sink.events.size(), n) << "the start event of that same start";
 }
 
+TEST_F(ModelTest, FastCyclesAfterABaselineAreEachReported) {
+  // Known at start as exited (baseline); started again and dying within the same-fact window.
+  model->on_inspect(snap("exited", kT0 - 900, kT0 - 600, 0));
+  sink.events.clear();  // its inspect_unhealthy
+  model->on_event(ev("start", kT0 - 400));
+  model->on_event(ev("die", kT0 - 100, {{"exitCode", "0"}}));
+  model->on_event(ev("start", kT0 + 100));
+  model->on_event(ev("die", kT0 + 300, {{"exitCode", "0"}}));
+  std::vector<contract::EventType> types;
+  for (const auto& e : sink.events) {
+    types.push_back(e.type());
+  }
+  using T = contract::EventType;
+  EXPECT_EQ(types, (std::vector<T>{T::container_started, T::container_exited, T::container_started,
+                                   T::container_exited}));
+}
+
 TEST_F(ModelTest, FirstRunTreatsHistoryAsBaseline) {
   model->on_listed({"c1"});
   model->on_inspect(snap("running", kT0 - 60'000, 0));
