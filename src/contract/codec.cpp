@@ -183,13 +183,13 @@ Result<Details> decode_details(const JsonNode& obj, EventType type, const std::s
       if (auto e = mismatch(obj, type, path)) {
         return *e;
       }
-      return make_error(detail::pointer_append(path, key),
+      return make_error(json_pointer_append(path, key),
                         "unknown field (not in " + std::string(to_string(type)) + " details)");
     }
   }
   std::array<const JsonNode*, 3> values{};
   for (std::size_t i = 0; i < spec.size(); ++i) {
-    const std::string where = detail::pointer_append(path, spec[i].name);
+    const std::string where = json_pointer_append(path, spec[i].name);
     values[i] = find_member(obj, spec[i].name);
     if (values[i] == nullptr) {
       return make_error(where, "missing required field");
@@ -254,7 +254,7 @@ Result<Event> decode_object(const JsonNode& root) {
       known = known || f == key;
     }
     if (!known) {
-      return make_error(detail::pointer_append("", key), "unknown field");
+      return make_error(json_pointer_append("", key), "unknown field");
     }
   }
   std::array<const JsonNode*, 5> v{};
@@ -381,7 +381,7 @@ Result<Event> decode_entry(std::span<const EntryFieldView> fields, const DecodeL
     while (i < kEntryFields.size() && kEntryFields[i] != f.name) {
       ++i;
     }
-    const std::string path = detail::pointer_append("", f.name);
+    const std::string path = json_pointer_append("", f.name);
     if (i == kEntryFields.size()) {
       return make_error(path, "unknown field");
     }
@@ -395,8 +395,7 @@ Result<Event> decode_entry(std::span<const EntryFieldView> fields, const DecodeL
       return make_error(field_path(kEntryFields[i]), "missing required field");
     }
     if (v[i]->size() > limits.max_bytes) {
-      return make_error(field_path(kEntryFields[i]),
-                        too_large(v[i]->size(), limits.max_bytes));
+      return make_error(field_path(kEntryFields[i]), too_large(v[i]->size(), limits.max_bytes));
     }
   }
   for (std::size_t i = 0; i < 3; ++i) {

@@ -52,7 +52,7 @@ class TreeBuilder {
     assert(top.node.kind == JsonKind::object);
     for (const auto& [existing, value] : top.node.members) {
       if (existing == key) {
-        return fail(ec, pointer_append(top.path, key), "duplicate key");
+        return fail(ec, json_pointer_append(top.path, key), "duplicate key");
       }
     }
     key_ = std::move(key);
@@ -97,10 +97,10 @@ class TreeBuilder {
     }
     const Frame& top = stack_.back();
     if (top.node.kind == JsonKind::object && !key_.empty()) {
-      return pointer_append(top.path, key_);
+      return json_pointer_append(top.path, key_);
     }
     if (top.node.kind == JsonKind::array) {
-      return pointer_append(top.path, std::to_string(top.node.elements.size()));
+      return json_pointer_append(top.path, std::to_string(top.node.elements.size()));
     }
     return top.path.empty() ? "/" : top.path;
   }
@@ -112,11 +112,11 @@ class TreeBuilder {
       return "/";
     }
     const std::string& k1 = stack_.size() > 1 ? stack_[1].key : key_;
-    std::string p1 = pointer_append("", k1);
+    std::string p1 = json_pointer_append("", k1);
     if (k1 != "details" || stack_.size() < 2 || stack_[1].node.kind != JsonKind::object) {
       return p1;
     }
-    return pointer_append(p1, stack_.size() > 2 ? stack_[2].key : key_);
+    return json_pointer_append(p1, stack_.size() > 2 ? stack_[2].key : key_);
   }
 
   std::optional<Error>& error() { return error_; }
@@ -135,9 +135,9 @@ class TreeBuilder {
     }
     const Frame& top = stack_.back();
     if (top.node.kind == JsonKind::object) {
-      return pointer_append(top.path, key_);
+      return json_pointer_append(top.path, key_);
     }
-    return pointer_append(top.path, std::to_string(top.node.elements.size()));
+    return json_pointer_append(top.path, std::to_string(top.node.elements.size()));
   }
 
   bool open(JsonKind kind) {
@@ -231,21 +231,6 @@ std::string_view describe(JsonKind kind) {
       return "an object";
   }
   return "an unknown value";
-}
-
-std::string pointer_append(std::string_view base, std::string_view key) {
-  std::string out(base == "/" ? std::string_view{} : base);
-  out.push_back('/');
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
 }
 
 Result<JsonNode> parse_strict(std::string_view input, std::size_t max_depth) {

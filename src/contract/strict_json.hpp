@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "galaxy/common/json_pointer.hpp"
 #include "galaxy/common/result.hpp"
 #include "galaxy/common/utf8.hpp"
 
@@ -46,8 +47,7 @@ struct JsonMember {
 // "string", "integer", "boolean", ... for error reasons.
 std::string_view describe(JsonKind kind);
 
-// Appends "/" + the JSON-pointer escaping of key (RFC 6901: '~' -> "~0", '/' -> "~1").
-std::string pointer_append(std::string_view base, std::string_view key);
+using galaxy::json_pointer_append;
 
 // Parses exactly one JSON value (surrounding whitespace allowed). Errors carry the JSON pointer
 // of the place they were found ("/" for the document as a whole).

@@ -105,7 +105,7 @@ Result<Event> validate_line(std::string_view line, const ValidateOptions& option
   for (const auto& [name, value] : root->members) {
     if (value.kind != JsonKind::string) {
       return make_error(
-          detail::pointer_append("", name),
+          json_pointer_append("", name),
           "stream field values are strings, got " + std::string(detail::describe(value.kind)));
     }
     fields.push_back({name, value.text});

@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "galaxy/common/json_pointer.hpp"
+
 namespace galaxy::docker {
 namespace {
 
@@ -28,18 +30,7 @@ Result<json::value> parse_json(std::string_view text) {
 
 std::string child(const std::string& path, std::string_view key) {
   // JSON pointer escaping (RFC 6901) so label keys with '/' or '~' name the right member.
-  std::string out = path == "/" ? std::string{} : path;
-  out += '/';
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return json_pointer_append(path, key);
 }
 
 // Typed member access that turns every mismatch into an Error naming the member.
