@@ -378,8 +378,9 @@ void HealthModel::reconcile_start(Container& c, const ContainerSnapshot& s) {
 void HealthModel::reconcile_exit(Container& c, const ContainerSnapshot& s) {
   auto& m = c.memory;
   // An exit is only knowable from inspect while the container stays down: once it runs again,
-  // State.ExitCode describes the new run.
-  if (s.running || s.finished_at_ms == 0 || s.finished_at_ms < s.started_at_ms) {
+  // State.ExitCode describes the new run. (FinishedAt is not compared with StartedAt: dockerd
+  // stamps StartedAt late, so a container that exits at once can show FinishedAt before it.)
+  if (s.running || s.finished_at_ms == 0) {
     return;
   }
   const bool known = m.exit_mark_ms != 0 && s.finished_at_ms <= m.exit_mark_ms;

@@ -272,6 +272,13 @@ TEST_F(ModelTest, InspectReportsAnExitTheStreamMissedOnce) {
   EXPECT_EQ(sink.events.size(), n);
 }
 
+TEST_F(ModelTest, AnInstantExitIsReconciledThoughFinishedAtPrecedesStartedAt) {
+  model->on_event(ev("start", kT0 + 6));                   // logged after StartedAt, as always
+  model->on_inspect(snap("exited", kT0 + 5, kT0 + 4, 7));  // FinishedAt before StartedAt
+  ASSERT_GE(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 4, contract::ContainerExited{7, false}));
+}
+
 TEST_F(ModelTest, InspectReportsAStartTheStreamMissed) {
   model->on_event(ev("start", kT0 + 1));
   model->on_event(ev("die", kT0 + 2, {{"exitCode", "1"}}));
