@@ -10,6 +10,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -117,6 +120,13 @@ int serve(const ServeOptions& o) {
   ds.host = o.docker_host;
 
   std::filesystem::create_directories(o.state_dir);
+  // One daemon per state dir: two would each report every fact, and fight over the state file.
+  const auto lock_path = std::filesystem::path(o.state_dir) / "runtime-manager.lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    throw std::runtime_error("another runtime-manager is running with --state-dir " +
+                             o.state_dir + " (lock " + lock_path.string() + " is held)");
+  }
 
   asio::io_context ioc(1);
   galaxy::SystemClock clock;
