@@ -1,18 +1,19 @@
 // runtime-manager: watches game-engine containers and publishes their health events.
 // Only wiring: flags -> settings structs -> the module objects on one io_context.
+#include <fcntl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <toml++/toml.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fcntl.h>
-#include <sys/file.h>
-
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -124,8 +125,8 @@ int serve(const ServeOptions& o) {
   const auto lock_path = std::filesystem::path(o.state_dir) / "runtime-manager.lock";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    throw std::runtime_error("another runtime-manager is running with --state-dir " +
-                             o.state_dir + " (lock " + lock_path.string() + " is held)");
+    throw std::runtime_error("another runtime-manager is running with --state-dir " + o.state_dir +
+                             " (lock " + lock_path.string() + " is held)");
   }
 
   asio::io_context ioc(1);
@@ -247,6 +248,47 @@ int serve(const ServeOptions& o) {
 
 }  // namespace
 
+// `--config FILE` (or GALAXY_RM_CONFIG): a TOML file whose keys are the serve flags without the
+// leading dashes (`probe-interval = "2s"`, `queue-capacity = 200000`). Its values go in as if given
+// first on the command line, so real flags override them; a flag whose environment variable is
+// set is taken from the environment instead. Precedence: flags > environment > file > defaults.
+std::vector<std::string> config_args(CLI::App& serve, const std::string& file) {
+  toml::table table;
+  try {
+    table = toml::parse_file(file);
+  } catch (const toml::parse_error& e) {
+    throw CLI::ValidationError("--config", file + ": " + std::string(e.description()) + " (line " +
+                                               std::to_string(e.source().begin.line) + ")");
+  }
+  std::vector<std::string> args;
+  for (const auto& [key, node] : table) {
+    const std::string flag = "--" + std::string(key.str());
+    const CLI::Option* opt = serve.get_option_no_throw(flag);
+    if (opt == nullptr || flag == "--config") {
+      throw CLI::ValidationError("--config", file + ": unknown key '" + std::string(key.str()) +
+                                                 "' (keys are serve's flags without '--')");
+    }
+    const std::string env = opt->get_envname();
+    if (!env.empty() && std::getenv(env.c_str()) != nullptr) {
+      continue;
+    }
+    std::string value;
+    if (const auto* str = node.as_string()) {
+      value = str->get();
+    } else if (const auto* i = node.as_integer()) {
+      value = std::to_string(i->get());
+    } else if (const auto* b = node.as_boolean()) {
+      value = b->get() ? "true" : "false";
+    } else {
+      throw CLI::ValidationError("--config", file + ": key '" + std::string(key.str()) +
+                                                 "' must be a string, integer or boolean");
+    }
+    args.push_back(flag);
+    args.push_back(value);
+  }
+  return args;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"runtime-manager: health events of Galaxy game-engine containers"};
   app.require_subcommand(1);
@@ -323,8 +365,27 @@ int main(int argc, char** argv) {
       ->envname("GALAXY_RM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  std::string config_file;
+  s->add_option("--config", config_file, "TOML file of serve flags (keys without '--')")
+      ->envname("GALAXY_RM_CONFIG");
   try {
-    app.parse(argc, argv);
+    // The config file is read before the real parse so its values can sit under the flags.
+    std::vector<std::string> args(argv + 1, argv + argc);
+    const char* env_config = std::getenv("GALAXY_RM_CONFIG");
+    std::string file = env_config != nullptr ? env_config : "";
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "--config") {
+        file = args[i + 1];
+      } else if (args[i].rfind("--config=", 0) == 0) {
+        file = args[i].substr(9);
+      }
+    }
+    if (args.size() >= 1 && args[0] == "serve" && !file.empty()) {
+      auto extra = config_args(*s, file);
+      args.insert(args.begin() + 1, extra.begin(), extra.end());
+    }
+    std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+    app.parse(args);
     // Durations are checked up front so a typo fails at start, naming the flag.
     for (const auto& [flag, value] : {std::pair{"--probe-interval", o.probe_interval},
                                       {"--probe-timeout", o.probe_timeout},
