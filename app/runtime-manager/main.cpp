@@ -269,7 +269,8 @@ std::vector<std::string> config_args(CLI::App& serve, const std::string& file) {
                                                  "' (keys are serve's flags without '--')");
     }
     const std::string env = opt->get_envname();
-    if (!env.empty() && std::getenv(env.c_str()) != nullptr) {
+    // Start-up, one thread: getenv is safe here.
+    if (!env.empty() && std::getenv(env.c_str()) != nullptr) {  // NOLINT(concurrency-mt-unsafe)
       continue;
     }
     std::string value;
@@ -371,7 +372,7 @@ int main(int argc, char** argv) {
   try {
     // The config file is read before the real parse so its values can sit under the flags.
     std::vector<std::string> args(argv + 1, argv + argc);
-    const char* env_config = std::getenv("GALAXY_RM_CONFIG");
+    const char* env_config = std::getenv("GALAXY_RM_CONFIG");  // NOLINT(concurrency-mt-unsafe)
     std::string file = env_config != nullptr ? env_config : "";
     for (std::size_t i = 0; i + 1 < args.size(); ++i) {
       if (args[i] == "--config") {

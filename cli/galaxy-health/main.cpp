@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <system_error>
 
 #include "galaxy/common/duration.hpp"
 #include "galaxy/consumer/cli_commands.hpp"
@@ -38,8 +39,8 @@ int run_validate(const std::vector<std::string>& files, const std::string& forma
     for (const auto& file : files) {
       std::ifstream in(file, std::ios::binary);
       if (!in) {
-        std::cerr << "galaxy-health validate: cannot open " << file << ": " << std::strerror(errno)
-                  << "\n";
+        std::cerr << "galaxy-health validate: cannot open " << file << ": "
+                  << std::generic_category().message(errno) << "\n";
         return kExitUsage;
       }
       add(galaxy::contract::validate_stream(in, std::cout, file, options));

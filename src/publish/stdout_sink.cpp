@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <system_error>
 
 #include "galaxy/contract/codec.hpp"
 
@@ -74,7 +75,7 @@ void StdoutSink::run() {
         continue;
       }
       if (n <= 0) {
-        spdlog::error("stdout sink: write failed: {}", std::strerror(errno));
+        spdlog::error("stdout sink: write failed: {}", std::generic_category().message(errno));
         ++dropped_;
         break;
       }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace galaxy::sources {
 
@@ -145,6 +146,11 @@ Result<Cursor> decode_cursor(const json::value& v, const std::string& where) {
   return cursor;
 }
 
+// strerror is not thread-safe; the generic category's message is.
+std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
+
 }  // namespace
 
 std::string encode_cursor(const Cursor& cursor) {
@@ -233,7 +239,7 @@ Result<std::optional<ModelState>> FileStateStore::load() {
     if (errno == ENOENT) {
       return std::optional<ModelState>{};
     }
-    return make_error(path_.string(), std::string("cannot read: ") + std::strerror(errno));
+    return make_error(path_.string(), std::string("cannot read: ") + errno_text(errno));
   }
   std::stringstream buf;
   buf << in.rdbuf();
@@ -249,7 +255,7 @@ Result<void> FileStateStore::save(const ModelState& state) {
   const std::filesystem::path tmp = path_.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return make_error(tmp.string(), std::string("cannot create: ") + std::strerror(errno));
+    return make_error(tmp.string(), std::string("cannot create: ") + errno_text(errno));
   }
   std::size_t done = 0;
   while (done < text.size()) {
@@ -260,15 +266,15 @@ Result<void> FileStateStore::save(const ModelState& state) {
     if (n <= 0) {
       const int err = errno;
       ::close(fd);
-      return make_error(tmp.string(), std::string("cannot write: ") + std::strerror(err));
+      return make_error(tmp.string(), std::string("cannot write: ") + errno_text(err));
     }
     done += static_cast<std::size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return make_error(tmp.string(), std::string("cannot sync: ") + std::strerror(errno));
+    return make_error(tmp.string(), std::string("cannot sync: ") + errno_text(errno));
   }
   if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    return make_error(path_.string(), std::string("cannot replace: ") + std::strerror(errno));
+    return make_error(path_.string(), std::string("cannot replace: ") + errno_text(errno));
   }
   return {};
 }

@@ -36,9 +36,9 @@ asio::awaitable<bool> sleep_for(std::chrono::milliseconds d) {
 
 }  // namespace
 
-Watcher::Watcher(asio::any_io_executor executor, const Clock& clock, docker::DockerApi& docker,
-                 contract::TransitionSink& sink, StateStore& store, const RemovalIntents& removals,
-                 ProbeControl& probes, WatcherSettings settings)
+Watcher::Watcher(const asio::any_io_executor& executor, const Clock& clock,
+                 docker::DockerApi& docker, contract::TransitionSink& sink, StateStore& store,
+                 const RemovalIntents& removals, ProbeControl& probes, WatcherSettings settings)
     : executor_(executor),
       clock_(clock),
       docker_(docker),

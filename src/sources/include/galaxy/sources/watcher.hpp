@@ -62,9 +62,9 @@ struct WatcherStats {
 class Watcher final : private ModelActions {
  public:
   // Throws galaxy::ErrorException when the state store holds a state it cannot read.
-  Watcher(boost::asio::any_io_executor executor, const Clock& clock, docker::DockerApi& docker,
-          contract::TransitionSink& sink, StateStore& store, const RemovalIntents& removals,
-          ProbeControl& probes, WatcherSettings settings);
+  Watcher(const boost::asio::any_io_executor& executor, const Clock& clock,
+          docker::DockerApi& docker, contract::TransitionSink& sink, StateStore& store,
+          const RemovalIntents& removals, ProbeControl& probes, WatcherSettings settings);
 
   // Runs until cancelled (through the cancellation slot of co_spawn); saves the state on the way
   // out.
