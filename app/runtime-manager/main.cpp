@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -194,6 +195,36 @@ int serve(const ServeOptions& o) {
   spdlog::info("watching containers labelled {} on {}; state in {}", o.label_game_id, o.docker_host,
                o.state_dir);
 
+  // A line a minute of what the daemon is doing, for operators and their log pipelines.
+  asio::steady_timer stats_timer(ioc);
+  std::function<void()> log_stats = [&] {
+    stats_timer.expires_after(std::chrono::minutes(1));
+    stats_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) {
+        return;
+      }
+      const auto& w = watcher.stats();
+      const auto p = scheduler.stats();
+      std::string sink_line;
+      if (durable_sink) {
+        const auto d = durable_sink->stats();
+        sink_line = fmt::format("committed={} relayed={} queued={} dropped={} overflowed={}",
+                                d.events_committed, d.events_relayed, d.queued, d.dropped_events,
+                                d.overflowed);
+      } else {
+        sink_line =
+            fmt::format("written={} dropped={}", stdout_sink->written(), stdout_sink->dropped());
+      }
+      spdlog::info(
+          "stats: watched={} docker_events={} bad_lines={} reconnects={} inspects={} "
+          "inspect_errors={} probe_targets={} probes={} probe_rounds_missed={} lag_p99_ms={} {}",
+          watcher.watched(), w.events, w.bad_lines, w.reconnects, w.inspects, w.inspect_errors,
+          p.targets, p.probes_started, p.rounds_missed, p.lag_quantile_ms(0.99), sink_line);
+      log_stats();
+    });
+  };
+  log_stats();
+
   asio::cancellation_signal cancel;
   int exit_code = 0;
   bool done = false;
@@ -201,6 +232,7 @@ int serve(const ServeOptions& o) {
                  asio::bind_cancellation_slot(cancel.slot(), [&](const std::exception_ptr& e) {
                    done = true;
                    scheduler.stop();
+                   stats_timer.cancel();
                    if (e) {
                      try {
                        std::rethrow_exception(e);
@@ -220,6 +252,7 @@ int serve(const ServeOptions& o) {
     }
     spdlog::info("signal {}: stopping (at most {} ms)", sig, shutdown_timeout.count());
     scheduler.stop();
+    stats_timer.cancel();
     cancel.emit(asio::cancellation_type::terminal);
     deadline.expires_after(shutdown_timeout);
     deadline.async_wait([&](const boost::system::error_code& tec) {
