@@ -151,6 +151,8 @@ class RedisClient {
   void connect() {
     c_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port, timeval{10, 0});
     if (c_ == nullptr || c_->err != 0) {
+      redisFree(c_);  // the destructor does not run when the constructor throws
+      c_ = nullptr;
       throw std::runtime_error("redis at " + ep_.redacted() + " does not answer");
     }
     redisSetTimeout(c_, timeval{10, 0});
