@@ -398,6 +398,11 @@ void HealthModel::reconcile_exit(Container& c, const ContainerSnapshot& s) {
 
 void HealthModel::check_unhealthy(Container& c, const ContainerSnapshot& s) {
   auto& m = c.memory;
+  if (s.status == "created" && s.started_at_ms == 0) {
+    // Created and not yet started (`docker run` between create and start, seen in CI): not an
+    // engine in trouble; reporting it would be a false alarm on every start.
+    return;
+  }
   const bool grew = m.has_restart_count && s.restart_count > m.restart_count;
   if (!m.has_restart_count || m.restart_count != s.restart_count) {
     m.has_restart_count = true;

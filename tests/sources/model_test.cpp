@@ -252,6 +252,16 @@ TEST_F(ModelTest, RestartCountGrowthIsUnhealthy) {
   EXPECT_EQ(sink.events.size(), n) << "no growth since the previous inspection";
 }
 
+TEST_F(ModelTest, ACreatedContainerNotYetStartedIsNoAlarm) {
+  model->on_event(ev("create", kT0 + 1));
+  model->on_inspect(snap("created", 0, 0));
+  EXPECT_TRUE(sink.events.empty());
+  model->on_event(ev("start", kT0 + 3));
+  model->on_inspect(snap("running", kT0 + 2, 0));
+  ASSERT_EQ(sink.events.size(), 1U);
+  EXPECT_EQ(sink.events[0].type(), contract::EventType::container_started);
+}
+
 TEST_F(ModelTest, ExitedContainerIsUnhealthyOnInspect) {
   model->on_event(ev("start", kT0 + 1));
   model->on_event(ev("die", kT0 + 2, {{"exitCode", "0"}}));
