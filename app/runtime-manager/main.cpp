@@ -86,6 +86,7 @@ class DurableStateStore final : public galaxy::sources::StateStore {
     return std::optional<galaxy::sources::ModelState>(std::move(*state));
   }
   galaxy::Result<void> save(const galaxy::sources::ModelState& /*state*/) override { return {}; }
+  bool wants_snapshots() const override { return false; }
 
  private:
   galaxy::publish::DurableSink& sink_;

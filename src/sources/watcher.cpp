@@ -104,7 +104,7 @@ asio::awaitable<void> Watcher::inspect_workers() {
 }
 
 void Watcher::save_state() {
-  if (!model_.dirty()) {
+  if (!store_.wants_snapshots() || !model_.dirty()) {
     return;
   }
   if (auto r = store_.save(model_.save()); !r) {

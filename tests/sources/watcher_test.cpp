@@ -229,6 +229,28 @@ TEST_F(WatcherTest, CancelSavesStateAndRestartDoesNotRepeat) {
   stop();
 }
 
+TEST_F(WatcherTest, StoresFedByTransitionsGetNoSnapshots) {
+  struct RecordStore final : StateStore {
+    int saves = 0;
+    Result<std::optional<ModelState>> load() override { return std::optional<ModelState>{}; }
+    Result<void> save(const ModelState&) override {
+      ++saves;
+      return {};
+    }
+    bool wants_snapshots() const override { return false; }
+  } records;
+  watcher = std::make_unique<Watcher>(ioc.get_executor(), clock, docker, sink, records, removals,
+                                      probes, WatcherSettings{});
+  docker.to_stream = {event("e", "start", clock.wall_ms() + 10)};
+  asio::co_spawn(
+      ioc, watcher->run(),
+      asio::bind_cancellation_slot(cancel.slot(), [this](std::exception_ptr) { finished = true; }));
+  settle();
+  stop();
+  EXPECT_EQ(records.saves, 0);
+  EXPECT_FALSE(sink.transitions.empty()) << "the memory went out with the events instead";
+}
+
 TEST_F(WatcherTest, CorruptStateRefusesToStart) {
   struct Broken final : StateStore {
     Result<std::optional<ModelState>> load() override { return make_error("/x", "corrupt"); }

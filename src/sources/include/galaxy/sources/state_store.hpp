@@ -19,6 +19,9 @@ class StateStore {
   // silently replaced: the caller decides (the daemon refuses to start and names the file).
   virtual Result<std::optional<ModelState>> load() = 0;
   virtual Result<void> save(const ModelState& state) = 0;
+  // False for stores that receive the memory record by record with the events (the durable
+  // sink): the watcher then never builds a whole-state snapshot for them.
+  virtual bool wants_snapshots() const { return true; }
 };
 
 // A JSON file written atomically (temporary file, fsync, rename), so a crash leaves either the
