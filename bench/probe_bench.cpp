@@ -45,6 +45,7 @@ struct Options {
   std::string module = "http_2xx";
   std::string interval = "1s";
   std::string timeout = "1s";
+  std::string batch = "5ms";
   std::string warmup = "5s";
   std::string measure = "20s";
   bool keep_alive = false;
@@ -160,6 +161,7 @@ int run(const Options& o) {
   settings.interval = duration_of("--interval", o.interval);
   settings.start_grace = std::chrono::milliseconds(0);
   settings.probe.timeout = duration_of("--timeout", o.timeout);
+  settings.batch_window = duration_of("--batch", o.batch);
   settings.probe.keep_alive = o.keep_alive;
   const auto warmup = duration_of("--warmup", o.warmup);
   const auto measure = duration_of("--measure", o.measure);
@@ -263,6 +265,8 @@ int main(int argc, char** argv) {
   app.add_option("--module", o.module, "blackbox_exporter module")->capture_default_str();
   app.add_option("--interval", o.interval, "Probe period per target")->capture_default_str();
   app.add_option("--timeout", o.timeout, "Deadline of one probe")->capture_default_str();
+  app.add_option("--batch", o.batch, "Scheduler batch window (0: wake for every slot)")
+      ->capture_default_str();
   app.add_option("--warmup", o.warmup, "Run before the measured window")->capture_default_str();
   app.add_option("--measure", o.measure, "Measured window")->capture_default_str();
   app.add_flag("--keep-alive", o.keep_alive, "Keep connections between probes");

@@ -45,6 +45,7 @@ struct ServeOptions {
   std::string network;
   std::string probe_interval = "5s";
   std::string probe_timeout = "1s";
+  std::string probe_batch_window = "5ms";
   int probe_failure_threshold = 3;
   int probe_success_threshold = 1;
   std::string start_grace = "10s";
@@ -115,6 +116,7 @@ int serve(const ServeOptions& o) {
   ps.interval = duration_flag("--probe-interval", o.probe_interval);
   ps.start_grace = duration_flag("--start-grace", o.start_grace);
   ps.probe.timeout = duration_flag("--probe-timeout", o.probe_timeout);
+  ps.batch_window = duration_flag("--probe-batch-window", o.probe_batch_window);
   ps.thresholds.failure = o.probe_failure_threshold;
   ps.thresholds.success = o.probe_success_threshold;
   const auto shutdown_timeout = duration_flag("--shutdown-timeout", o.shutdown_timeout);
@@ -374,6 +376,10 @@ int main(int argc, char** argv) {
   s->add_option("--probe-timeout", o.probe_timeout, "Deadline of one probe")
       ->envname("GALAXY_RM_PROBE_TIMEOUT")
       ->capture_default_str();
+  s->add_option("--probe-batch-window", o.probe_batch_window,
+                "Probes due within this window start together (0ms: each at its own slot)")
+      ->envname("GALAXY_RM_PROBE_BATCH_WINDOW")
+      ->capture_default_str();
   s->add_option("--probe-failure-threshold", o.probe_failure_threshold,
                 "Consecutive failures that emit probe_failed")
       ->envname("GALAXY_RM_PROBE_FAILURE_THRESHOLD")
@@ -424,6 +430,7 @@ int main(int argc, char** argv) {
     // Durations are checked up front so a typo fails at start, naming the flag.
     for (const auto& [flag, value] : {std::pair{"--probe-interval", o.probe_interval},
                                       {"--probe-timeout", o.probe_timeout},
+                                      {"--probe-batch-window", o.probe_batch_window},
                                       {"--start-grace", o.start_grace},
                                       {"--inspect-interval", o.inspect_interval},
                                       {"--oom-window", o.oom_window},

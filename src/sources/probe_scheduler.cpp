@@ -63,6 +63,20 @@ std::optional<ProbeSchedule::time_point> ProbeSchedule::next_due() {
   return heap_.front().due;
 }
 
+ProbeSchedule::time_point ProbeSchedule::batch_wake(time_point due, duration window) {
+  BOOST_ASSERT(window >= duration::zero());
+  if (window == duration::zero()) {
+    return due;
+  }
+  const duration past = due.time_since_epoch() % window;
+  // A steady clock's epoch is typically boot, so time points are positive and `past` is not
+  // negative; a negative remainder still rounds up.
+  if (past > duration::zero()) {
+    return due + (window - past);
+  }
+  return due - past;
+}
+
 void ProbeSchedule::push(Entry e) {
   // Re-added and removed timelines leave stale entries until their due time; when they pile up
   // (churn with long grace periods) rebuild from the live timelines so the heap stays O(targets).
@@ -127,6 +141,10 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
         timer_(executor) {
     if (settings_.interval <= std::chrono::milliseconds::zero()) {
       throw std::invalid_argument("probe interval must be positive");
+    }
+    if (settings_.batch_window < std::chrono::milliseconds::zero() ||
+        settings_.batch_window > settings_.interval) {
+      throw std::invalid_argument("probe batch window must be within 0..interval");
     }
     if (settings_.start_grace < std::chrono::milliseconds::zero()) {
       throw std::invalid_argument("probe start grace must not be negative");
@@ -276,17 +294,21 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
-  // One timer for every target, set to the earliest slot.
+  // One timer for every target, set to the earliest slot rounded up to the batch window.
   void arm() {
     if (stopped_) {
       return;
     }
     const auto next = schedule_.next_due();
-    if (!next || (armed_for_ && *armed_for_ <= *next)) {
+    if (!next) {
       return;
     }
-    armed_for_ = *next;
-    timer_.expires_at(*next);
+    const auto wake = ProbeSchedule::batch_wake(*next, settings_.batch_window);
+    if (armed_for_ && *armed_for_ <= wake) {
+      return;
+    }
+    armed_for_ = wake;
+    timer_.expires_at(wake);
     const std::uint64_t generation = ++wait_generation_;
     timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
       const auto self = weak.lock();

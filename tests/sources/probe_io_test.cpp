@@ -282,6 +282,48 @@ TEST_F(ProbeFixture, ConnectionReset) {
   EXPECT_EQ(no_response_error(prober, server.port()), "connection reset");
 }
 
+// Once the server has closed its side, the prober resets instead of sending its own FIN: no
+// FIN/ACK exchange and no TIME_WAIT socket on the server for every probe.
+TEST_F(ProbeFixture, ClosesWithAResetOnceTheServerHasClosed) {
+  std::optional<boost::system::error_code> server_read;
+  TestServer server(ioc, [&](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    co_await write_all(socket,
+                       "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
+    socket.shutdown(tcp::socket::shutdown_send);
+    char byte = 0;
+    boost::system::error_code ec;
+    co_await socket.async_read_some(asio::buffer(&byte, 1),
+                                    asio::redirect_error(use_awaitable, ec));
+    server_read = ec;
+  });
+  Prober prober(ioc.get_executor(), clock, settings());
+  EXPECT_EQ(status_of(prober, server.port()), 200);
+  run_until([&] { return server_read.has_value(); });
+  ASSERT_TRUE(server_read.has_value());
+  EXPECT_EQ(*server_read, asio::error::connection_reset);
+}
+
+// A server that keeps the connection open (ignoring "Connection: close") is not reset: the
+// prober closes first, gracefully, as any client would.
+TEST_F(ProbeFixture, ClosesGracefullyWhenTheServerKeepsTheConnection) {
+  std::optional<boost::system::error_code> server_read;
+  TestServer server(ioc, [&](TestServer& s, tcp::socket socket) -> awaitable<void> {
+    co_await s.read_request(socket);
+    co_await write_all(socket, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+    char byte = 0;
+    boost::system::error_code ec;
+    co_await socket.async_read_some(asio::buffer(&byte, 1),
+                                    asio::redirect_error(use_awaitable, ec));
+    server_read = ec;
+  });
+  Prober prober(ioc.get_executor(), clock, settings(milliseconds(300)));
+  EXPECT_EQ(status_of(prober, server.port()), 200);
+  run_until([&] { return server_read.has_value(); });
+  ASSERT_TRUE(server_read.has_value());
+  EXPECT_EQ(*server_read, asio::error::eof);
+}
+
 TEST_F(ProbeFixture, ClosedWithoutResponse) {
   TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
     co_await s.read_request(socket);

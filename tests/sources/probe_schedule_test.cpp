@@ -143,6 +143,22 @@ TEST(ProbeSchedule, ChurnKeepsServingEveryLiveTimelineOnce) {
   EXPECT_EQ(ids.size(), 10U);
 }
 
+TEST(ProbeSchedule, BatchWakeRoundsUpToTheWindowAndNeverWakesEarly) {
+  using tp = ProbeSchedule::time_point;
+  const tp on_grid{milliseconds(1'000'005)};
+  EXPECT_EQ(ProbeSchedule::batch_wake(on_grid, milliseconds(5)), on_grid);
+  EXPECT_EQ(ProbeSchedule::batch_wake(on_grid + std::chrono::nanoseconds(1), milliseconds(5)),
+            on_grid + milliseconds(5));
+  EXPECT_EQ(ProbeSchedule::batch_wake(on_grid - std::chrono::nanoseconds(1), milliseconds(5)),
+            on_grid);
+  const tp anywhere{std::chrono::nanoseconds(123'456'789)};
+  EXPECT_EQ(ProbeSchedule::batch_wake(anywhere, milliseconds(0)), anywhere);
+  EXPECT_EQ(ProbeSchedule::batch_wake(anywhere, milliseconds(10)), tp{milliseconds(130)});
+  // Slots due within one window share one wake-up.
+  EXPECT_EQ(ProbeSchedule::batch_wake(tp{milliseconds(121)}, milliseconds(10)),
+            ProbeSchedule::batch_wake(tp{milliseconds(129)}, milliseconds(10)));
+}
+
 TEST(ProbeSchedulerStats, LagQuantile) {
   ProbeSchedulerStats stats;
   EXPECT_EQ(stats.lag_quantile_ms(0.99), 0);

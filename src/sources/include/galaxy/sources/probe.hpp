@@ -214,7 +214,9 @@ class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
   std::optional<ResponseReader> reader_;
   ProbeResult result_;
   std::chrono::steady_clock::time_point started_{};
+  std::size_t sent_ = 0;  // bytes of the request sent on this connection
   Phase phase_ = Phase::connect;
+  bool abortive_close_ = false;  // the server closed first: close with a reset
   bool busy_ = false;
   bool detached_ = false;
   bool io_done_ = false;
