@@ -103,6 +103,9 @@ std::chrono::milliseconds duration_flag(const std::string& flag, const std::stri
 
 int serve(const ServeOptions& o) {
   auto logger = spdlog::stderr_color_mt("runtime-manager");
+  // Microseconds: event timing questions (how long after dockerd's stamp an event reached us) are
+  // answered from the log.
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%f] [%n] [%^%l%$] %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(o.log_level));
 

@@ -15,6 +15,15 @@ namespace galaxy::publish {
 
 using SteadyClock = std::chrono::steady_clock;
 
+namespace {
+std::int64_t micros_between(SteadyClock::time_point from, SteadyClock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(to - from).count();
+}
+std::int64_t micros_since(SteadyClock::time_point from) {
+  return micros_between(from, SteadyClock::now());
+}
+}  // namespace
+
 std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds min,
                                         std::chrono::milliseconds max, double unit_random) {
   const auto cap = static_cast<double>(max.count());
@@ -233,9 +242,13 @@ void DurableSink::run_writer() {
         spdlog::info("durable sink: writer connected to PostgreSQL ({})", pg_.describe);
       }
     }
+    const auto commit_start = SteadyClock::now();
     if (r) {
       r = pg.commit(*batch, writer_id_);
     }
+    // Where an event's time goes between the daemon and the stream (with --log-level trace).
+    spdlog::trace("durable sink: commit of {} event(s): {} us", batch->events.size(),
+                  micros_since(commit_start));
     if (!r) {
       // Reconnecting is always safe: a batch whose COMMIT reply was lost is recognised.
       pg.disconnect();
@@ -327,6 +340,7 @@ void DurableSink::run_relay() {
       std::lock_guard lock(mu_);
       seen = commits_;
     }
+    const auto fetch_start = SteadyClock::now();
     auto rows = pg.fetch(settings_.relay_batch);
     if (!rows) {
       pg.disconnect();
@@ -360,6 +374,7 @@ void DurableSink::run_relay() {
       items.push_back({row.seq, contract::encode_entry(*ev)});
       relayed.push_back({row.seq, std::move(*ev), {}});
     }
+    const auto xadd_start = SteadyClock::now();
     auto added = redis.publish(epoch, confirmed, items);
     if (!added) {
       redis.disconnect();
@@ -372,11 +387,15 @@ void DurableSink::run_relay() {
       fresh += (*added)[i].added ? 1 : 0;
     }
     const std::int64_t through = rows->back().seq;
+    const auto confirm_start = SteadyClock::now();
     if (auto c = pg.confirm(relayed, through); !c) {
       pg.disconnect();
       fail(c.error());
       continue;
     }
+    spdlog::trace("durable sink: relay of {} event(s): fetch {} us, xadd {} us, confirm {} us",
+                  rows->size(), micros_between(fetch_start, xadd_start),
+                  micros_between(xadd_start, confirm_start), micros_since(confirm_start));
     confirmed = through;
     attempt = 0;
     std::lock_guard lock(mu_);

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -12,8 +13,10 @@
 #include <charconv>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <system_error>
+#include <unordered_map>
 
 #include "galaxy/contract/codec.hpp"
 #include "migrations.hpp"
@@ -103,16 +106,40 @@ class PgConn {
     if (PQenterPipelineMode(c_) != 1) {
       return error("cannot enter pipeline mode");
     }
+    // Statements prepared by this pipeline, and for every result it will return, which of them
+    // it prepared (or none: a query's result).
+    std::vector<std::pair<const std::string*, std::string>> preparing;
+    std::vector<std::optional<std::size_t>> answers;
     for (const auto& q : qs) {
       std::vector<const char*> vals;
       vals.reserve(q.params.size());
       for (const auto& p : q.params) {
         vals.push_back(p.c_str());
       }
-      if (PQsendQueryParams(c_, q.sql.c_str(), static_cast<int>(vals.size()), nullptr, vals.data(),
-                            nullptr, nullptr, 0) != 1) {
+      const int n = static_cast<int>(vals.size());
+      const std::string* name = nullptr;
+      if (const auto it = prepared_.find(q.sql); it != prepared_.end()) {
+        name = &it->second;
+      } else if (const auto it = std::find_if(preparing.begin(), preparing.end(),
+                                              [&](const auto& p) { return *p.first == q.sql; });
+                 it != preparing.end()) {
+        name = &it->second;
+      } else if (prepared_.size() + preparing.size() < kMaxPrepared) {
+        preparing.emplace_back(&q.sql, "galaxy_" + std::to_string(next_statement_++));
+        name = &preparing.back().second;
+        if (PQsendPrepare(c_, name->c_str(), q.sql.c_str(), n, nullptr) != 1) {
+          return error("cannot send a query");
+        }
+        answers.emplace_back(preparing.size() - 1);
+      }
+      const int sent =
+          name != nullptr
+              ? PQsendQueryPrepared(c_, name->c_str(), n, vals.data(), nullptr, nullptr, 0)
+              : PQsendQueryParams(c_, q.sql.c_str(), n, nullptr, vals.data(), nullptr, nullptr, 0);
+      if (sent != 1) {
         return error("cannot send a query");
       }
+      answers.emplace_back();
     }
     if (PQpipelineSync(c_) != 1) {
       return error("cannot send a pipeline sync");
@@ -123,6 +150,7 @@ class PgConn {
     std::vector<PgResultPtr> out;
     std::optional<Error> first;
     int nulls = 0;
+    std::size_t answered = 0;
     for (;;) {
       auto r = next(dl);
       if (!r) {
@@ -139,6 +167,13 @@ class PgConn {
       const auto st = PQresultStatus(res.get());
       if (st == PGRES_PIPELINE_SYNC) {
         break;
+      }
+      const auto prepared = answered < answers.size() ? answers[answered] : std::nullopt;
+      ++answered;
+      if (prepared && st == PGRES_COMMAND_OK) {
+        auto& [sql, name] = preparing[*prepared];
+        prepared_.emplace(*sql, std::move(name));
+        continue;
       }
       if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
         if (!first) {
@@ -239,9 +274,17 @@ class PgConn {
     }
   }
 
+  // Named statements, parsed and planned once per connection: for the few small statements of
+  // a commit, parsing and planning each time took half of the transaction's time (pgbench on
+  // the publisher's SQL: 0.97 ms per one-event transaction with -M extended, 0.45 ms prepared).
+  // Every SQL text here is a constant, so the cap is only a guard.
+  static constexpr std::size_t kMaxPrepared = 64;
+
   PGconn* c_;
   std::string password_;
   std::string sqlstate_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+  std::uint64_t next_statement_ = 0;
 };
 
 namespace {

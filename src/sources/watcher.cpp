@@ -151,6 +151,9 @@ asio::awaitable<void> Watcher::listen_loop() {
       }
       ++stats_.events;
       const std::int64_t ns = r->time_nano != 0 ? r->time_nano : r->time * 1'000'000'000;
+      // With the log's microsecond stamps this is the moment an event reached us, beside the
+      // moment dockerd stamped it: where a delay comes from (bench/run latency reads it).
+      spdlog::trace("docker event {} {} time_nano {}", r->action, r->actor_id, ns);
       model_.on_event(ContainerEvent{r->actor_id, r->action, ns, std::move(r->attributes)});
       flush();
     };

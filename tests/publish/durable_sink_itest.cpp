@@ -519,6 +519,40 @@ TEST(DurableSinkIT, ReplayedRelayStepAndRecommittedBatchAddNothing) {
   EXPECT_EQ(redis.read_stream(stream.key).size(), 20U);
 }
 
+// The lost-COMMIT case as it really happens: the batch is resent on a new connection, whose
+// first pipeline aborts at the guard before its other statements are prepared; the connection
+// must go on committing (statements prepared per connection, only once the server accepted them).
+TEST(DurableSinkIT, RecommitOnAFreshConnectionAbortsThenTheNextBatchCommits) {
+  FreshDb db;
+  Batch batch;
+  batch.number = 1;
+  for (int i = 0; i < 4; ++i) {
+    batch.events.push_back({"game-" + std::to_string(i), "c", i, details_for(i)});
+  }
+  {
+    PgOutbox first(parse_postgres_target(db.url).value(), 10s);
+    ASSERT_TRUE(first.connect());
+    ASSERT_TRUE(first.commit(batch, "writer-a"));
+  }
+  PgOutbox pg(parse_postgres_target(db.url).value(), 10s);
+  ASSERT_TRUE(pg.connect());
+  auto again = pg.commit(batch, "writer-a");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(pg.outbox_size().value(), 4);
+  for (std::uint64_t n = 2; n <= 4; ++n) {
+    batch.number = n;
+    auto next = pg.commit(batch, "writer-a");
+    ASSERT_TRUE(next) << "batch " << n << ": " << next.error().message();
+  }
+  EXPECT_EQ(pg.outbox_size().value(), 16);
+  auto rows = pg.fetch(100);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 16U);
+  for (std::size_t i = 1; i < rows->size(); ++i) {
+    EXPECT_EQ((*rows)[i].seq, (*rows)[i - 1].seq + 1);
+  }
+}
+
 TEST(DurableSinkIT, RedisKilledMidBurstThenRestartedDeliversEveryEventOnce) {
   FreshDb db;
   PrivateRedis server;
