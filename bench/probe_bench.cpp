@@ -19,13 +19,17 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <variant>
 
 #include "galaxy/common/clock.hpp"
 #include "galaxy/common/duration.hpp"
@@ -67,6 +71,15 @@ std::int64_t rss_bytes() {
   return -1;
 }
 
+// {"reason": count, ...}; the reasons are the prober's own ASCII texts, escaped all the same.
+std::string reasons_json(const std::map<std::string, std::uint64_t>& reasons) {
+  boost::json::object o;
+  for (const auto& [reason, n] : reasons) {
+    o[reason] = n;
+  }
+  return boost::json::serialize(o);
+}
+
 std::int64_t self_cpu_us() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -104,19 +117,28 @@ std::optional<std::int64_t> pid_cpu_us(int pid) {
 }
 
 // Room for one socket per target plus slack; as root the hard limit can be raised too.
-void raise_fd_limit(std::size_t targets) {
+// Every target may hold a socket (a kept connection, or a probe in flight for up to its timeout
+// when the targets are slow), so N targets need N descriptors and some room. Returns the limit
+// now in force.
+rlim_t raise_fd_limit(std::size_t targets) {
   rlimit lim{};
   getrlimit(RLIMIT_NOFILE, &lim);
   const rlim_t want = static_cast<rlim_t>(targets) * 2 + 1024;
   if (lim.rlim_cur >= want) {
-    return;
+    return lim.rlim_cur;
   }
   rlimit more{want, std::max(want, lim.rlim_max)};
   if (setrlimit(RLIMIT_NOFILE, &more) != 0) {
+    // Raising the hard limit needs CAP_SYS_RESOURCE; take what the hard limit allows.
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }
+  getrlimit(RLIMIT_NOFILE, &lim);
+  return lim.rlim_cur;
 }
+
+// Exit status for "this machine cannot run that size", which bench/run reports as such.
+constexpr int kMachineCannot = 3;
 
 ProbeSchedulerStats minus(const ProbeSchedulerStats& a, const ProbeSchedulerStats& b) {
   ProbeSchedulerStats d;
@@ -155,7 +177,13 @@ int run(const Options& o) {
     via_host = o.via.substr(0, colon);
     via_port = static_cast<std::uint16_t>(std::stoi(o.via.substr(colon + 1)));
   }
-  raise_fd_limit(o.targets);
+  if (const rlim_t fds = raise_fd_limit(o.targets); fds < o.targets + 1024) {
+    std::cerr << fmt::format(
+        "probe_bench: {} targets need at least {} file descriptors, and RLIMIT_NOFILE allows {} "
+        "(its hard limit can be raised only with CAP_SYS_RESOURCE: ulimit -Hn as root)\n",
+        o.targets, o.targets + 1024, fds);
+    return kMachineCannot;
+  }
 
   galaxy::sources::ProbeSchedulerSettings settings;
   settings.interval = duration_of("--interval", o.interval);
@@ -169,9 +197,19 @@ int run(const Options& o) {
   asio::io_context ioc(1);
   galaxy::SystemClock clock;
   std::uint64_t events = 0;
+  // Why targets failed (each probe_failed event's last error, or its HTTP status): where a run
+  // falls short, this says whether the targets or the prober gave out.
+  std::map<std::string, std::uint64_t> failure_reasons;
   galaxy::sources::ProbeScheduler scheduler(
       ioc.get_executor(), clock, settings,
-      [&events](const std::string&, const galaxy::contract::Details&, std::int64_t) { ++events; });
+      [&events, &failure_reasons](const std::string&, const galaxy::contract::Details& d,
+                                  std::int64_t) {
+        ++events;
+        if (const auto* f = std::get_if<galaxy::contract::ProbeFailed>(&d)) {
+          ++failure_reasons[f->last_error.empty() ? "HTTP " + std::to_string(f->last_status)
+                                                  : f->last_error];
+        }
+      });
 
   const std::int64_t rss_before = rss_bytes();
   const std::uint32_t first = ntohl(base.s_addr);
@@ -235,7 +273,8 @@ int run(const Options& o) {
       "\"lag_p50_ms\":{},\"lag_p99_ms\":{},\"lag_max_bucket_ms\":{},"
       "\"rounds_missed\":{},\"rounds_skipped\":{},\"events\":{},"
       "\"rss_before_bytes\":{},\"rss_after_bytes\":{},\"rss_bytes_per_target\":{:.1f},"
-      "\"watched_pid\":{},\"watched_cpu_us\":{},\"watched_cpu_us_per_probe\":{}}}\n",
+      "\"watched_pid\":{},\"watched_cpu_us\":{},\"watched_cpu_us_per_probe\":{},"
+      "\"failure_reasons\":{}}}\n",
       o.targets, o.keep_alive, o.via, settings.interval.count(), seconds, window.probes_started,
       window.probes_ok, window.probes_failed, seconds > 0 ? probes / seconds : 0.0, cpu_used,
       per(static_cast<double>(cpu_used)), seconds > 0 ? cpu_used / seconds / 1e6 : 0.0,
@@ -247,7 +286,8 @@ int run(const Options& o) {
       watched_used && window.probes_ok > 0
           ? fmt::format("{:.2f}",
                         static_cast<double>(*watched_used) / static_cast<double>(window.probes_ok))
-          : "null");
+          : "null",
+      reasons_json(failure_reasons));
   return 0;
 }
 
