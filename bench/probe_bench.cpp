@@ -264,7 +264,7 @@ int run(const Options& o) {
   });
   ioc.run();
 
-  const double probes = static_cast<double>(window.probes_started);
+  const auto probes = static_cast<double>(window.probes_started);
   const auto per = [&](double v) { return probes > 0 ? v / probes : 0.0; };
   std::cout << fmt::format(
       "{{\"targets\":{},\"keep_alive\":{},\"via\":\"{}\",\"interval_ms\":{},\"seconds\":{:.3f},"
@@ -277,7 +277,8 @@ int run(const Options& o) {
       "\"failure_reasons\":{}}}\n",
       o.targets, o.keep_alive, o.via, settings.interval.count(), seconds, window.probes_started,
       window.probes_ok, window.probes_failed, seconds > 0 ? probes / seconds : 0.0, cpu_used,
-      per(static_cast<double>(cpu_used)), seconds > 0 ? cpu_used / seconds / 1e6 : 0.0,
+      per(static_cast<double>(cpu_used)),
+      seconds > 0 ? static_cast<double>(cpu_used) / seconds / 1e6 : 0.0,
       window.lag_quantile_ms(0.5), window.lag_quantile_ms(0.99), window.lag_quantile_ms(1.0),
       window.rounds_missed, window.rounds_skipped, events, rss_before, rss_after,
       o.targets > 0 ? static_cast<double>(rss_after - rss_before) / static_cast<double>(o.targets)

@@ -252,17 +252,17 @@ class PrivateRedis {
 class PrivatePostgres {
  public:
   PrivatePostgres() : port_(free_port()), dir_(temp_dir("gpub-pg-")) {
-    const passwd* pw = ::getpwnam("galaxypg");
+    const passwd* pw = ::getpwnam("galaxypg");  // NOLINT(concurrency-mt-unsafe): one thread here
     if (pw == nullptr) {
       throw std::runtime_error("system user galaxypg is missing (scripts/setup creates it)");
     }
     if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       throw std::runtime_error("chown " + dir_.string() + " failed");
     }
-    as_pg({kBin + "initdb", "-D", (dir_ / "data").string(), "-A", "trust", "-U", "postgres"});
+    as_pg({bin("initdb"), "-D", (dir_ / "data").string(), "-A", "trust", "-U", "postgres"});
   }
   ~PrivatePostgres() {
-    testsupport::run({"runuser", "-u", "galaxypg", "--", kBin + "pg_ctl", "-D",
+    testsupport::run({"runuser", "-u", "galaxypg", "--", bin("pg_ctl"), "-D",
                       (dir_ / "data").string(), "-m", "immediate", "-w", "stop"},
                      60s);
     std::filesystem::remove_all(dir_);
@@ -272,13 +272,13 @@ class PrivatePostgres {
 
   void start() {
     as_pg(
-        {kBin + "pg_ctl", "-D", (dir_ / "data").string(), "-o",
+        {bin("pg_ctl"), "-D", (dir_ / "data").string(), "-o",
          "-p " + std::to_string(port_) + " -k " + dir_.string() + " -c listen_addresses=127.0.0.1",
          "-l", (dir_ / "log").string(), "-w", "start"});
   }
   // -m immediate: a crash, recovered from WAL at the next start.
   void crash() {
-    as_pg({kBin + "pg_ctl", "-D", (dir_ / "data").string(), "-m", "immediate", "-w", "stop"});
+    as_pg({bin("pg_ctl"), "-D", (dir_ / "data").string(), "-m", "immediate", "-w", "stop"});
   }
   std::string url(const std::string& password = "") const {
     return "postgresql://postgres" + (password.empty() ? "" : ":" + password) +
@@ -286,7 +286,9 @@ class PrivatePostgres {
   }
 
  private:
-  static inline const std::string kBin = "/usr/lib/postgresql/15/bin/";
+  static std::string bin(const char* tool) {
+    return std::string("/usr/lib/postgresql/15/bin/") + tool;
+  }
   static void as_pg(std::vector<std::string> argv) {
     argv.insert(argv.begin(), {"runuser", "-u", "galaxypg", "--"});
     const auto r = testsupport::run(argv, 120s);
