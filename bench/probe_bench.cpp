@@ -123,7 +123,7 @@ std::optional<std::int64_t> pid_cpu_us(int pid) {
 rlim_t raise_fd_limit(std::size_t targets) {
   rlimit lim{};
   getrlimit(RLIMIT_NOFILE, &lim);
-  const rlim_t want = static_cast<rlim_t>(targets) * 2 + 1024;
+  const rlim_t want = static_cast<rlim_t>(targets) + 1024;
   if (lim.rlim_cur >= want) {
     return lim.rlim_cur;
   }

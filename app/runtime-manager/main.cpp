@@ -93,6 +93,7 @@ class DurableStateStore final : public galaxy::sources::StateStore {
   galaxy::publish::DurableSink& sink_;
 };
 
+// The flags were checked by the parser (kDuration in main); this only converts.
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& value) {
   auto d = galaxy::parse_duration(value);
   if (!d) {
@@ -330,6 +331,13 @@ std::vector<std::string> config_args(CLI::App& serve, const std::string& file) {
 }
 
 int main(int argc, char** argv) {
+  // Every duration flag is checked while parsing, so a typo fails at start and names the flag.
+  const CLI::Validator kDuration(
+      [](const std::string& value) {
+        auto d = galaxy::parse_duration(value);
+        return d ? std::string() : d.error().message();
+      },
+      "DURATION");
   CLI::App app{"runtime-manager: health events of Galaxy game-engine containers"};
   app.require_subcommand(1);
   ServeOptions o;
@@ -375,13 +383,16 @@ int main(int argc, char** argv) {
       ->envname("GALAXY_RM_NETWORK");
   s->add_option("--probe-interval", o.probe_interval, "Time between probes (250ms, 2s, 1m)")
       ->envname("GALAXY_RM_PROBE_INTERVAL")
+      ->check(kDuration)
       ->capture_default_str();
   s->add_option("--probe-timeout", o.probe_timeout, "Deadline of one probe")
       ->envname("GALAXY_RM_PROBE_TIMEOUT")
+      ->check(kDuration)
       ->capture_default_str();
   s->add_option("--probe-batch-window", o.probe_batch_window,
                 "Probes due within this window start together (0ms: each at its own slot)")
       ->envname("GALAXY_RM_PROBE_BATCH_WINDOW")
+      ->check(kDuration)
       ->capture_default_str();
   s->add_option("--probe-failure-threshold", o.probe_failure_threshold,
                 "Consecutive failures that emit probe_failed")
@@ -395,15 +406,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   s->add_option("--start-grace", o.start_grace, "Wait after a start before the first probe")
       ->envname("GALAXY_RM_START_GRACE")
+      ->check(kDuration)
       ->capture_default_str();
   s->add_option("--inspect-interval", o.inspect_interval, "Time between inspect rounds")
       ->envname("GALAXY_RM_INSPECT_INTERVAL")
+      ->check(kDuration)
       ->capture_default_str();
   s->add_option("--oom-window", o.oom_window, "How long an oom waits for its die")
       ->envname("GALAXY_RM_OOM_WINDOW")
+      ->check(kDuration)
       ->capture_default_str();
   s->add_option("--shutdown-timeout", o.shutdown_timeout, "Bound on a graceful stop")
       ->envname("GALAXY_RM_SHUTDOWN_TIMEOUT")
+      ->check(kDuration)
       ->capture_default_str();
   s->add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->envname("GALAXY_RM_LOG_LEVEL")
@@ -430,16 +445,6 @@ int main(int argc, char** argv) {
     }
     std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
     app.parse(args);
-    // Durations are checked up front so a typo fails at start, naming the flag.
-    for (const auto& [flag, value] : {std::pair{"--probe-interval", o.probe_interval},
-                                      {"--probe-timeout", o.probe_timeout},
-                                      {"--probe-batch-window", o.probe_batch_window},
-                                      {"--start-grace", o.start_grace},
-                                      {"--inspect-interval", o.inspect_interval},
-                                      {"--oom-window", o.oom_window},
-                                      {"--shutdown-timeout", o.shutdown_timeout}}) {
-      duration_flag(flag, value);
-    }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

@@ -47,8 +47,6 @@ struct JsonMember {
 // "string", "integer", "boolean", ... for error reasons.
 std::string_view describe(JsonKind kind);
 
-using galaxy::json_pointer_append;
-
 // Parses exactly one JSON value (surrounding whitespace allowed). Errors carry the JSON pointer
 // of the place they were found ("/" for the document as a whole).
 Result<JsonNode> parse_strict(std::string_view input, std::size_t max_depth);

@@ -28,11 +28,6 @@ Result<json::value> parse_json(std::string_view text) {
   return v;
 }
 
-std::string child(const std::string& path, std::string_view key) {
-  // JSON pointer escaping (RFC 6901) so label keys with '/' or '~' name the right member.
-  return json_pointer_append(path, key);
-}
-
 // Typed member access that turns every mismatch into an Error naming the member.
 class Obj {
  public:
@@ -47,9 +42,9 @@ class Obj {
   Result<Obj> object(std::string_view key) const {
     const json::value* v = o_->if_contains(key);
     if (v == nullptr) {
-      return make_error(child(path_, key), "missing");
+      return make_error(json_pointer_append(path_, key), "missing");
     }
-    return from(*v, child(path_, key));
+    return from(*v, json_pointer_append(path_, key));
   }
 
   // Absent or null: nullopt.
@@ -58,7 +53,7 @@ class Obj {
     if (v == nullptr || v->is_null()) {
       return std::optional<Obj>{};
     }
-    auto o = from(*v, child(path_, key));
+    auto o = from(*v, json_pointer_append(path_, key));
     if (!o) {
       return o.error();
     }
@@ -68,11 +63,11 @@ class Obj {
   Result<std::string> string(std::string_view key) const {
     const json::value* v = o_->if_contains(key);
     if (v == nullptr) {
-      return make_error(child(path_, key), "missing");
+      return make_error(json_pointer_append(path_, key), "missing");
     }
     const auto* s = v->if_string();
     if (s == nullptr) {
-      return make_error(child(path_, key), "expected a string");
+      return make_error(json_pointer_append(path_, key), "expected a string");
     }
     return Result<std::string>{boost::system::in_place_value, *s};
   }
@@ -88,7 +83,7 @@ class Obj {
   Result<std::int64_t> integer(std::string_view key) const {
     const json::value* v = o_->if_contains(key);
     if (v == nullptr) {
-      return make_error(child(path_, key), "missing");
+      return make_error(json_pointer_append(path_, key), "missing");
     }
     if (const auto* i = v->if_int64()) {
       return *i;
@@ -96,17 +91,17 @@ class Obj {
     if (const auto* u = v->if_uint64(); u != nullptr && *u <= INT64_MAX) {
       return static_cast<std::int64_t>(*u);
     }
-    return make_error(child(path_, key), "expected an integer");
+    return make_error(json_pointer_append(path_, key), "expected an integer");
   }
 
   Result<bool> boolean(std::string_view key) const {
     const json::value* v = o_->if_contains(key);
     if (v == nullptr) {
-      return make_error(child(path_, key), "missing");
+      return make_error(json_pointer_append(path_, key), "missing");
     }
     const auto* b = v->if_bool();
     if (b == nullptr) {
-      return make_error(child(path_, key), "expected a boolean");
+      return make_error(json_pointer_append(path_, key), "expected a boolean");
     }
     return *b;
   }
@@ -125,7 +120,7 @@ class Obj {
     for (const auto& kv : *m.o_) {
       const auto* s = kv.value().if_string();
       if (s == nullptr) {
-        return make_error(child(m.path_, kv.key()), "expected a string");
+        return make_error(json_pointer_append(m.path_, kv.key()), "expected a string");
       }
       out.insert_or_assign(std::string(kv.key()), std::string(*s));
     }
@@ -170,7 +165,7 @@ Result<std::optional<std::int64_t>> time_field(const Obj& o, std::string_view ke
   GALAXY_TRY(text, o.string(key));
   auto t = parse_docker_time_ms(text);
   if (!t) {
-    return make_error(child(o.path(), key), t.error().reason);
+    return make_error(json_pointer_append(o.path(), key), t.error().reason);
   }
   return *t;
 }
@@ -266,7 +261,7 @@ Result<ContainerInspect> parse_inspect(std::string_view text) {
     GALAXY_TRY(networks, settings->optional_object("Networks"));
     if (networks) {
       for (const auto& kv : networks->raw()) {
-        auto net = Obj::from(kv.value(), child(networks->path(), kv.key()));
+        auto net = Obj::from(kv.value(), json_pointer_append(networks->path(), kv.key()));
         if (!net) {
           return net.error();
         }

@@ -276,8 +276,8 @@ class PgConn {
 
   // Named statements, parsed and planned once per connection: for the few small statements of
   // a commit, parsing and planning each time took half of the transaction's time (pgbench on
-  // the publisher's SQL: 0.97 ms per one-event transaction with -M extended, 0.45 ms prepared).
-  // Every SQL text here is a constant, so the cap is only a guard.
+  // the publisher's SQL: 0.95-0.97 ms per one-event transaction with -M extended, 0.41-0.49 ms
+  // prepared). Every SQL text here is a constant, so the cap is only a guard.
   static constexpr std::size_t kMaxPrepared = 64;
 
   PGconn* c_;
