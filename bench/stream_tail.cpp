@@ -62,10 +62,15 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < entries->elements; ++i) {
       const redisReply* e = entries->element[i];
       last = text(e->element[0]);
-      std::string line = std::to_string(now) + " " + last;
+      // Appended piece by piece: `line += " " + text(...)` makes GCC 12 at -O3 report a
+      // -Wrestrict false positive inside std::string's operator+ (and makes a temporary per field).
+      std::string line = std::to_string(now);
+      line += ' ';
+      line += last;
       const redisReply* fields = e->element[1];
       for (std::size_t f = 0; f < fields->elements; ++f) {
-        line += " " + text(fields->element[f]);
+        line += ' ';
+        line += text(fields->element[f]);
       }
       std::printf("%s\n", line.c_str());
     }

@@ -1,6 +1,11 @@
 # Shared compile settings and helpers so every module, test and tool is built the same way.
 add_library(galaxy_build_flags INTERFACE)
-target_compile_options(galaxy_build_flags INTERFACE -Wall -Wextra -Werror -Wpedantic)
+target_compile_options(galaxy_build_flags INTERFACE -Wall -Wextra -Wpedantic)
+# Our presets and CI turn warnings into errors; a packager's plain build (another compiler, other
+# flags, -O3) must not fail on a warning we have never seen.
+if(GALAXY_WERROR)
+  target_compile_options(galaxy_build_flags INTERFACE -Werror)
+endif()
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # GCC 12 at -O2 reports Asio's own coroutine-frame recycling allocator (aligned_new/free through
   # awaitable_frame's operator new/delete) as mismatched; the pair is matched in Asio's source.

@@ -234,8 +234,8 @@ int consume(const Connection& conn, const ConsumeOptions& options, std::ostream&
   co.connect_timeout = conn.connect_timeout;
   co.command_timeout = conn.command_timeout;
   if (options.count) {
-    // Read no more than we will handle, so entries are not left pending on this consumer.
-    co.count = static_cast<std::size_t>(std::clamp<std::uint64_t>(*options.count, 1, co.count));
+    // The SDK reads no more than the limit allows, so nothing is left pending on this consumer.
+    co.limit = *options.count;
   }
   auto resolved = resolve(co);
   if (!resolved) {
@@ -246,7 +246,6 @@ int consume(const Connection& conn, const ConsumeOptions& options, std::ostream&
   auto log = std::make_shared<spdlog::logger>("consume", sink);
   log->set_pattern("galaxy-health consume: %l: %v");
   const SystemClock clock;
-  std::uint64_t deliveries = 0;
   std::optional<Consumer> consumer;
   auto handler = [&](const Delivery& d) {
     const auto payload = contract::encode_payload(d.event);
@@ -265,9 +264,6 @@ int consume(const Connection& conn, const ConsumeOptions& options, std::ostream&
       }
     } else {
       out << payload << "\n" << std::flush;
-    }
-    if (options.count && ++deliveries >= *options.count) {
-      consumer->stop();
     }
     return ok;
   };

@@ -108,8 +108,20 @@ Result<void> Consumer::connect() {
   return flush_acks();
 }
 
+std::size_t Consumer::read_count() const {
+  const auto& o = options_.options;
+  if (o.limit == 0) {
+    return o.count;
+  }
+  return static_cast<std::size_t>(std::min<std::uint64_t>(o.count, o.limit - handler_calls_));
+}
+
+bool Consumer::limit_reached() const {
+  return options_.options.limit != 0 && handler_calls_ >= options_.options.limit;
+}
+
 void Consumer::run() {
-  while (!stopping()) {
+  while (!stopping() && !limit_reached()) {
     if (!conn_ || conn_->broken()) {
       if (auto r = connect(); !r) {
         counters_.reconnects.fetch_add(1);
@@ -174,7 +186,7 @@ Result<std::vector<redis::StreamEntry>> Consumer::read_group(
 Result<void> Consumer::read_own_pending() {
   const auto& o = options_.options;
   auto entries = read_group({"XREADGROUP", "GROUP", o.group, o.consumer, "COUNT",
-                             std::to_string(o.count), "STREAMS", o.stream, pending_cursor_});
+                             std::to_string(read_count()), "STREAMS", o.stream, pending_cursor_});
   if (!entries) {
     return entries.error();
   }
@@ -194,7 +206,7 @@ Result<void> Consumer::read_fresh() {
       std::chrono::duration_cast<std::chrono::milliseconds>(next_claim_ - clock_.steady());
   const auto block = std::clamp(until_claim, std::chrono::milliseconds(1), o.block);
   auto entries =
-      read_group({"XREADGROUP", "GROUP", o.group, o.consumer, "COUNT", std::to_string(o.count),
+      read_group({"XREADGROUP", "GROUP", o.group, o.consumer, "COUNT", std::to_string(read_count()),
                   "BLOCK", ms_arg(block), "STREAMS", o.stream, ">"},
                  block + o.command_timeout);
   if (!entries) {
@@ -207,9 +219,10 @@ Result<void> Consumer::claim_idle_entries() {
   const auto& o = options_.options;
   std::string start = "0-0";
   // Bounded so a huge backlog of idle entries cannot starve new ones; the rest waits a round.
-  for (int round = 0; round < 16 && !stopping(); ++round) {
+  for (int round = 0; round < 16 && !stopping() && !limit_reached(); ++round) {
+    // A claimed entry is delivered to us: claim no more than the limit lets us hand over.
     auto reply = group_command({"XAUTOCLAIM", o.stream, o.group, o.consumer, ms_arg(o.claim_idle),
-                                start, "COUNT", std::to_string(o.count)});
+                                start, "COUNT", std::to_string(read_count())});
     if (!reply) {
       return reply.error();
     }
@@ -299,6 +312,7 @@ Result<void> Consumer::handle_batch(std::vector<redis::StreamEntry>& entries, bo
       continue;
     }
     bool ok = false;
+    ++handler_calls_;
     try {
       ok = handler_(Delivery{entry.id, *event, count});
     } catch (const std::exception& e) {

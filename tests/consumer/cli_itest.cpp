@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "galaxy/testsupport/process.hpp"
@@ -77,6 +78,47 @@ TEST_F(CliItest, ConsumeWithoutExecPrintsAndAcks) {
   ASSERT_EQ(out.exit_code, 0) << out.output;
   EXPECT_EQ(out.output, contract::encode_payload(event) + "\n");
   EXPECT_TRUE(pending().empty());
+}
+
+// Two members whose --count together cover the stream both finish, each handing over exactly what
+// it read: a member that fetched past its count would strand entries on itself, and the other
+// could only get them by a claim (an hour away here), so the deadline below would pass.
+TEST_F(CliItest, ConsumersWithCountsCoveringTheStreamFinishWithoutAClaim) {
+  std::set<std::string> expected;
+  const auto poison = poison_entries();
+  for (int i = 0; i < 200; ++i) {
+    if (i % 70 == 35) {
+      xadd_fields(*redis_, stream_, poison[static_cast<std::size_t>(i / 70)]);
+    }
+    const auto e = make_event(i);
+    xadd_event(*redis_, stream_, e);
+    expected.insert(contract::encode_payload(e));
+  }
+  auto member = [&](const std::string& name) {
+    return std::make_unique<testsupport::Child>(std::vector<std::string>{
+        GALAXY_HEALTH_BIN, "--redis-url", redis_url(), "--stream", stream_, "consume", "--group",
+        "g", "--consumer", name, "--from", "start", "--count", "100", "--claim-idle", "1h"});
+  };
+  auto first = member("c1");
+  auto second = member("c2");
+  std::set<std::string> got;
+  std::size_t printed = 0;
+  for (auto* c : {first.get(), second.get()}) {
+    const auto out = c->read_all(90s);
+    const auto status = c->wait(5s);
+    ASSERT_TRUE(status.has_value()) << "a consumer is still waiting (for a claim?):\n" << out;
+    ASSERT_EQ(*status, 0) << out;
+    for (const auto& line : lines(out)) {
+      if (line.starts_with("{")) {
+        got.insert(line);
+        ++printed;
+      }
+    }
+  }
+  EXPECT_EQ(printed, 200U) << "each event handed over once";
+  EXPECT_EQ(got, expected);
+  EXPECT_TRUE(pending().empty());
+  EXPECT_EQ(stream_length(*redis_, stream_ + ":dead"), 3);
 }
 
 TEST_F(CliItest, TailJsonPrintsCanonicalPayloadsAndReportsInvalidEntries) {

@@ -15,6 +15,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -248,13 +249,16 @@ class PrivateRedis {
   std::unique_ptr<testsupport::Child> proc_;
 };
 
-// A PostgreSQL of this test's own, run as the galaxypg system user, which it may stop and start.
+// A PostgreSQL of this test's own, which it may stop and start. initdb and postgres refuse to run
+// as root: it runs as the system user scripts/services made for the harness' own PostgreSQL
+// (GALAXY_PG_SYSTEM_USER in the services' env), so the test needs nothing made by hand.
 class PrivatePostgres {
  public:
-  PrivatePostgres() : port_(free_port()), dir_(temp_dir("gpub-pg-")) {
-    const passwd* pw = ::getpwnam("galaxypg");  // NOLINT(concurrency-mt-unsafe): one thread here
+  PrivatePostgres() : user_(system_user()), port_(free_port()), dir_(temp_dir("gpub-pg-")) {
+    const passwd* pw = ::getpwnam(user_.c_str());  // NOLINT(concurrency-mt-unsafe): one thread
     if (pw == nullptr) {
-      throw std::runtime_error("system user galaxypg is missing (scripts/setup creates it)");
+      throw std::runtime_error("system user " + user_ +
+                               " (GALAXY_PG_SYSTEM_USER) is missing: run scripts/services up");
     }
     if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       throw std::runtime_error("chown " + dir_.string() + " failed");
@@ -262,8 +266,8 @@ class PrivatePostgres {
     as_pg({bin("initdb"), "-D", (dir_ / "data").string(), "-A", "trust", "-U", "postgres"});
   }
   ~PrivatePostgres() {
-    testsupport::run({"runuser", "-u", "galaxypg", "--", bin("pg_ctl"), "-D",
-                      (dir_ / "data").string(), "-m", "immediate", "-w", "stop"},
+    testsupport::run({"runuser", "-u", user_, "--", bin("pg_ctl"), "-D", (dir_ / "data").string(),
+                      "-m", "immediate", "-w", "stop"},
                      60s);
     std::filesystem::remove_all(dir_);
   }
@@ -286,16 +290,25 @@ class PrivatePostgres {
   }
 
  private:
+  static std::string system_user() {
+    const char* user = std::getenv("GALAXY_PG_SYSTEM_USER");  // NOLINT(concurrency-mt-unsafe)
+    if (user == nullptr || *user == '\0') {
+      throw std::runtime_error(
+          "GALAXY_PG_SYSTEM_USER is not set: run the test with scripts/services' env");
+    }
+    return user;
+  }
   static std::string bin(const char* tool) {
     return std::string("/usr/lib/postgresql/15/bin/") + tool;
   }
-  static void as_pg(std::vector<std::string> argv) {
-    argv.insert(argv.begin(), {"runuser", "-u", "galaxypg", "--"});
+  void as_pg(std::vector<std::string> argv) const {
+    argv.insert(argv.begin(), {"runuser", "-u", user_, "--"});
     const auto r = testsupport::run(argv, 120s);
     if (r.exit_code != 0) {
       throw std::runtime_error(argv[4] + " failed: " + r.output);
     }
   }
+  std::string user_;
   std::uint16_t port_;
   std::filesystem::path dir_;
 };

@@ -79,8 +79,11 @@ class Consumer {
   // are retried forever with jittered backoff; entries handled but not yet acknowledged when the
   // connection dropped are acknowledged after reconnecting, not handed to the handler again.
   // Returns after stop(): the current handler finishes and its entry is acknowledged; an entry
-  // read but not yet handled stays pending for this consumer. Returns within
-  // max(block, command_timeout) + the handler's own time. Call from one thread at a time.
+  // read but not yet handled stays pending for this consumer (nobody else gets it until it idles
+  // past claim_idle and another member claims it, or this consumer restarts). Returns within
+  // max(block, command_timeout) + the handler's own time. With options.limit, also returns once
+  // the handler was called that many times; reads never fetch past the limit, so such a return
+  // leaves no unhandled entry pending. Call from one thread at a time.
   void run();
 
   // Asks run() to return. Thread-safe, idempotent, non-blocking. May be called from the handler.
@@ -114,6 +117,9 @@ class Consumer {
       const std::vector<std::string>& argv,
       std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   Result<redis::ReplyPtr> checked(Result<redis::ReplyPtr> reply, std::string_view what);
+  // Entries the next read may fetch: options.count, or fewer so handler calls stay within limit.
+  std::size_t read_count() const;
+  bool limit_reached() const;
   void wait_for(std::chrono::milliseconds delay);
 
   ResolvedOptions options_;
@@ -129,6 +135,7 @@ class Consumer {
   std::vector<std::string> to_ack_;
   std::optional<std::chrono::steady_clock::time_point> oldest_unacked_;
   Backoff backoff_;
+  std::uint64_t handler_calls_ = 0;
 
   std::atomic<bool> stop_{false};
   std::mutex wait_mutex_;

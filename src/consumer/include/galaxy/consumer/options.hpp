@@ -25,6 +25,11 @@ struct ConsumerOptions {
   // How long one XREADGROUP waits for new entries; also bounds how long stop() may take.
   std::chrono::milliseconds block{2000};
   std::size_t count = 100;  // entries per read
+  // When set, run() returns once the handler has been called this many times (handled or not),
+  // and no read asks for more entries than that still allows: a consumer that stops at its limit
+  // leaves nothing delivered to it but never handed to the handler (only entries whose handler
+  // failed stay pending, as always). 0 means no limit.
+  std::uint64_t limit = 0;
   // Entries pending longer than this (a dead consumer's, or our own failed ones) are claimed.
   std::chrono::milliseconds claim_idle{30000};
   // How often to look for such entries; 0 means claim_idle / 2.
