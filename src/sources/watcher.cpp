@@ -213,6 +213,8 @@ asio::awaitable<void> Watcher::resync() {
   }
   model_.on_listed(ids);
   flush();
+  // Nothing to inspect (no engine on this host yet): the resync is complete now.
+  note_resync_if_done();
 }
 
 asio::awaitable<void> Watcher::periodic_loop() {
@@ -253,14 +255,20 @@ asio::awaitable<void> Watcher::inspect_worker() {
     ++in_flight_;
     co_await inspect_one(id);
     --in_flight_;
-    if (resync_started_ && pending_.empty() && in_flight_ == 0) {
-      // Operators (and the reconcile benchmark) read how long a full resync took from this line.
-      const auto took =
-          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - *resync_started_);
-      spdlog::info("resync complete: {} containers watched, {} ms", model_.watched().size(),
-                   took.count());
-      resync_started_.reset();
-    }
+    note_resync_if_done();
+  }
+}
+
+void Watcher::note_resync_if_done() {
+  if (resync_started_ && pending_.empty() && in_flight_ == 0) {
+    // Operators, scripts/run and the reconcile benchmark read from this line that the daemon is
+    // watching and how long a full resync took.
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - *resync_started_);
+    spdlog::info("resync complete: {} containers watched, {} ms", model_.watched().size(),
+                 took.count());
+    resync_started_.reset();
+    synced_ = true;
   }
 }
 

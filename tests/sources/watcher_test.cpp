@@ -164,6 +164,22 @@ TEST_F(WatcherTest, FirstRunSubscribesFromNowListsAndInspects) {
   stop();
 }
 
+TEST_F(WatcherTest, AHostWithoutEnginesIsSyncedOnceListed) {
+  start();
+  EXPECT_EQ(docker.inspects, 0);
+  EXPECT_TRUE(watcher->synced()) << "nothing to inspect: the first resync is complete";
+  stop();
+}
+
+TEST_F(WatcherTest, SyncedAfterTheListedContainerIsInspected) {
+  docker.listed = {{"a", {{"galaxy.game_id", "game-a"}}, "running", "img"}};
+  docker.containers["a"] = running("a", clock.wall_ms() - 60'000);
+  start();
+  EXPECT_EQ(docker.inspects, 1);
+  EXPECT_TRUE(watcher->synced());
+  stop();
+}
+
 TEST_F(WatcherTest, ProbesTheConfiguredNetwork) {
   docker.listed = {{"a", {{"galaxy.game_id", "game-a"}}, "running", "img"}};
   docker.containers["a"] = running("a", clock.wall_ms() - 60'000);

@@ -80,6 +80,9 @@ class Watcher final : private ModelActions {
 
   const WatcherStats& stats() const { return stats_; }
   std::size_t watched() const { return model_.watched().size(); }
+  // True once a resync (list, then inspect of every listed container) has finished since start:
+  // from then on what the daemon reports is Docker's present state. Readiness, for operators.
+  bool synced() const { return synced_; }
 
  private:
   void inspect_now(const std::string& id) override;
@@ -100,6 +103,7 @@ class Watcher final : private ModelActions {
   // Hands what the last model call emitted, with the memory it changed, to the sink as one
   // transition.
   void flush();
+  void note_resync_if_done();
 
   struct Collector final : contract::EventSink {
     std::vector<contract::Event> events;
@@ -122,6 +126,7 @@ class Watcher final : private ModelActions {
   std::size_t in_flight_ = 0;
   bool reload_requested_ = false;
   std::optional<std::chrono::steady_clock::time_point> resync_started_;
+  bool synced_ = false;
   std::minstd_rand rng_;
 };
 
