@@ -32,8 +32,9 @@
 namespace galaxy::publish {
 
 struct DurableSinkSettings {
-  std::string redis_url;     // redis://[user:password@]host:port[/db] or unix:///path[?db=N]
-  std::string postgres_url;  // a libpq URI or conninfo string
+  // redis://[user:password@]host:port[/db] or unix:///path[?db=N]
+  std::string redis_url = "redis://127.0.0.1:6379";
+  std::string postgres_url = "postgresql:///galaxy";  // a libpq URI or conninfo string
   std::string stream = "runtime:health_events";
   std::size_t stream_maxlen = 1'000'000;  // XADD MAXLEN ~
   std::size_t queue_capacity = 100'000;   // events (see TransitionQueue)

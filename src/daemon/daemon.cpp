@@ -1,0 +1,278 @@
+#include "galaxy/daemon/daemon.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include "galaxy/publish/stdout_sink.hpp"
+#include "galaxy/sources/state_store.hpp"
+
+namespace galaxy::daemon {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// One daemon per state dir: two would each report every fact, and fight over the state file. The
+// lock lives as long as the Daemon; the fd is closed (and the lock released) with it.
+class StateDirLock {
+ public:
+  explicit StateDirLock(const std::string& state_dir) {
+    std::filesystem::create_directories(state_dir);
+    const auto path = std::filesystem::path(state_dir) / "runtime-manager.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
+                 0644);  // NOLINT(cppcoreguidelines-pro-type-vararg)
+    if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (fd_ >= 0) {
+        ::close(fd_);
+      }
+      throw std::runtime_error("another runtime-manager is running with --state-dir " + state_dir +
+                               " (lock " + path.string() + " is held)");
+    }
+  }
+  StateDirLock(const StateDirLock&) = delete;
+  StateDirLock& operator=(const StateDirLock&) = delete;
+  ~StateDirLock() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+// Adapts the prober's scheduler to the watcher's ProbeControl seam.
+class SchedulerControl final : public sources::ProbeControl {
+ public:
+  explicit SchedulerControl(sources::ProbeScheduler& scheduler) : scheduler_(scheduler) {}
+  void start(const std::string& id, const sources::ProbeEndpoint& e) override {
+    if (auto r = scheduler_.add(id, e.ip, e.port, e.path); !r) {
+      spdlog::warn("cannot probe container {}: {}", id.substr(0, 12), r.error().message());
+    }
+  }
+  void stop(const std::string& id) override { scheduler_.remove(id); }
+
+ private:
+  sources::ProbeScheduler& scheduler_;
+};
+
+// In durable mode the sources' memory lives in PostgreSQL beside the events (it is written with
+// them, transition by transition); loading is the sink's, saving is nothing to do here.
+class DurableStateStore final : public sources::StateStore {
+ public:
+  explicit DurableStateStore(publish::DurableSink& sink) : sink_(sink) {}
+  Result<std::optional<sources::ModelState>> load() override {
+    auto records = sink_.load_state(std::chrono::seconds(10));
+    if (!records) {
+      return records.error();
+    }
+    auto state = sources::state_from_records(*records);
+    if (!state) {
+      return state.error();
+    }
+    return std::optional<sources::ModelState>(std::move(*state));
+  }
+  Result<void> save(const sources::ModelState& /*state*/) override { return {}; }
+  bool wants_snapshots() const override { return false; }
+
+ private:
+  publish::DurableSink& sink_;
+};
+
+}  // namespace
+
+// Members in construction order; destruction runs backwards, so the watcher and the prober go
+// before the sink and store they use, and the loop (with any handler still queued) goes last.
+struct Daemon::Parts {
+  explicit Parts(DaemonSettings s) : settings(std::move(s)), lock(settings.state_dir) {}
+
+  DaemonSettings settings;
+  StateDirLock lock;
+  asio::io_context ioc{1};
+  SystemClock clock;
+  sources::NoRemovalIntents removals;
+  std::optional<docker::DockerClient> docker;
+  std::unique_ptr<publish::StdoutSink> stdout_sink;
+  std::unique_ptr<publish::DurableSink> durable_sink;
+  std::unique_ptr<sources::StateStore> store;
+  contract::TransitionSink* sink = nullptr;
+  std::optional<sources::ProbeScheduler> scheduler;
+  std::optional<SchedulerControl> probes;
+  // Engaged for the Daemon's whole life once built; the two callbacks below reach it only on the
+  // loop's thread, so they never see it half-built or gone.
+  std::optional<sources::Watcher> watcher;
+  asio::steady_timer stats_timer{ioc};
+
+  void build();
+  void load_state();
+  void log_stats();
+  void stop_sink();
+};
+
+void Daemon::Parts::build() {
+  docker.emplace(ioc.get_executor(), settings.docker);
+  if (settings.sink == SinkKind::stdout_lines) {
+    stdout_sink = std::make_unique<publish::StdoutSink>();
+    sink = stdout_sink.get();
+    store = std::make_unique<sources::FileStateStore>(std::filesystem::path(settings.state_dir) /
+                                                      "watcher-state.json");
+  } else {
+    auto dss = settings.durable;
+    // Called on the sink's thread after an overflow: hop onto the loop, where the watcher lives,
+    // to reload the memory and resync from Docker.
+    dss.on_resync_needed = [this] {
+      asio::post(ioc, [this] {
+        if (watcher) {
+          watcher->request_reload();
+          durable_sink->resync_done();
+        }
+      });
+    };
+    durable_sink = std::make_unique<publish::DurableSink>(std::move(dss));
+    sink = durable_sink.get();
+    store = std::make_unique<DurableStateStore>(*durable_sink);
+  }
+  // Verdicts arrive on the loop's thread, after the watcher below exists.
+  scheduler.emplace(ioc.get_executor(), clock, settings.probes,
+                    [this](const std::string& id, const contract::Details& d, std::int64_t at) {
+                      if (watcher) {
+                        watcher->probe_verdict(id, d, at);
+                      }
+                    });
+  probes.emplace(*scheduler);
+}
+
+// The memory must load before the watcher starts; PostgreSQL may still be coming up, so a failure
+// is logged and retried (SIGTERM still ends the process at once in this phase: no handler yet).
+void Daemon::Parts::load_state() {
+  for (unsigned attempt = 0;; ++attempt) {
+    auto state = store->load();
+    if (state) {
+      return;
+    }
+    // Doubling from 250 ms to 10 s, no jitter: one daemon waiting for its own database.
+    const auto wait = std::chrono::milliseconds(std::min(10'000, 250 << std::min(attempt, 6U)));
+    spdlog::error("cannot load state: {}; retrying in {} ms", state.error().message(),
+                  wait.count());
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+// A line every stats_interval of what the daemon is doing, for operators and their log pipelines.
+void Daemon::Parts::log_stats() {
+  stats_timer.expires_after(settings.stats_interval);
+  stats_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) {
+      return;
+    }
+    const auto& w = watcher->stats();
+    const auto p = scheduler->stats();
+    std::string sink_line;
+    if (durable_sink) {
+      const auto d = durable_sink->stats();
+      sink_line = fmt::format("committed={} relayed={} queued={} dropped={} overflowed={}",
+                              d.events_committed, d.events_relayed, d.queued, d.dropped_events,
+                              d.overflowed);
+    } else {
+      sink_line =
+          fmt::format("written={} dropped={}", stdout_sink->written(), stdout_sink->dropped());
+    }
+    spdlog::info(
+        "stats: watched={} docker_events={} bad_lines={} reconnects={} inspects={} "
+        "inspect_errors={} probe_targets={} probes={} probe_rounds_missed={} lag_p99_ms={} {}",
+        watcher->watched(), w.events, w.bad_lines, w.reconnects, w.inspects, w.inspect_errors,
+        p.targets, p.probes_started, p.rounds_missed, p.lag_quantile_ms(0.99), sink_line);
+    log_stats();
+  });
+}
+
+void Daemon::Parts::stop_sink() {
+  const auto bound = settings.shutdown_timeout;
+  if (stdout_sink) {
+    stdout_sink->stop(bound);
+    spdlog::info("stopped: {} events written, {} dropped", stdout_sink->written(),
+                 stdout_sink->dropped());
+  } else {
+    durable_sink->stop(bound);
+    const auto st = durable_sink->stats();
+    spdlog::info("stopped: {} events committed, {} relayed, {} queued, {} dropped",
+                 st.events_committed, st.events_relayed, st.queued, st.dropped_events);
+  }
+}
+
+Daemon::Daemon(DaemonSettings settings) : parts_(std::make_unique<Parts>(std::move(settings))) {
+  parts_->build();
+}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run() {
+  auto& p = *parts_;
+  p.load_state();
+  if (p.durable_sink) {
+    p.durable_sink->start();
+  }
+  p.watcher.emplace(p.ioc.get_executor(), p.clock, *p.docker, *p.sink, *p.store, p.removals,
+                    *p.probes, p.settings.watcher);
+  spdlog::info("watching containers labelled {} on {}; state in {}",
+               p.settings.watcher.model.labels.game_id, p.settings.docker.host,
+               p.settings.state_dir);
+  p.log_stats();
+
+  asio::cancellation_signal cancel;
+  int exit_code = 0;
+  bool done = false;
+  asio::co_spawn(p.ioc, p.watcher->run(),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](const std::exception_ptr& e) {
+                   done = true;
+                   p.scheduler->stop();
+                   p.stats_timer.cancel();
+                   if (e) {
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       spdlog::critical("watcher failed: {}", ex.what());
+                       exit_code = 1;
+                     }
+                   }
+                   p.ioc.stop();
+                 }));
+
+  asio::signal_set signals(p.ioc, SIGTERM, SIGINT);
+  asio::steady_timer deadline(p.ioc);
+  const auto bound = p.settings.shutdown_timeout;
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("signal {}: stopping (at most {} ms)", sig, bound.count());
+    p.scheduler->stop();
+    p.stats_timer.cancel();
+    cancel.emit(asio::cancellation_type::terminal);
+    deadline.expires_after(bound);
+    deadline.async_wait([&](const boost::system::error_code& tec) {
+      if (!tec && !done) {
+        spdlog::error("shutdown deadline passed; exiting with work in flight");
+        exit_code = 1;
+        p.ioc.stop();
+      }
+    });
+  });
+
+  p.ioc.run();
+  p.stop_sink();
+  return exit_code;
+}
+
+}  // namespace galaxy::daemon

@@ -1,0 +1,31 @@
+// Everything `runtime-manager serve` is configured with. Each default is stated once, in the
+// settings struct of the module it belongs to; DaemonSettings only gathers them, and adds the few
+// that are the daemon's own.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "galaxy/docker/client.hpp"
+#include "galaxy/publish/durable_sink.hpp"
+#include "galaxy/sources/probe_scheduler.hpp"
+#include "galaxy/sources/watcher.hpp"
+
+namespace galaxy::daemon {
+
+enum class SinkKind : std::uint8_t { durable, stdout_lines };
+
+struct DaemonSettings {
+  SinkKind sink = SinkKind::durable;
+  docker::DockerClientSettings docker;
+  sources::WatcherSettings watcher;
+  sources::ProbeSchedulerSettings probes;
+  // on_resync_needed is the daemon's to set; whatever a caller puts there is replaced.
+  publish::DurableSinkSettings durable;
+  std::string state_dir = "/var/lib/galaxy-runtime-manager";
+  std::chrono::milliseconds shutdown_timeout{5'000};
+  std::string log_level = "info";
+  std::chrono::milliseconds stats_interval{60'000};
+};
+
+}  // namespace galaxy::daemon
