@@ -22,9 +22,9 @@
 
 #include "galaxy/common/duration.hpp"
 #include "galaxy/docker/client.hpp"
+#include "galaxy/probe/scheduler.hpp"
 #include "galaxy/publish/durable_sink.hpp"
 #include "galaxy/publish/stdout_sink.hpp"
-#include "galaxy/sources/probe_scheduler.hpp"
 #include "galaxy/sources/watcher.hpp"
 
 namespace {
@@ -58,7 +58,7 @@ struct ServeOptions {
 // Adapts the prober's scheduler to the watcher's ProbeControl seam.
 class SchedulerControl final : public galaxy::sources::ProbeControl {
  public:
-  explicit SchedulerControl(galaxy::sources::ProbeScheduler& scheduler) : scheduler_(scheduler) {}
+  explicit SchedulerControl(galaxy::probe::ProbeScheduler& scheduler) : scheduler_(scheduler) {}
   void start(const std::string& id, const ProbeEndpoint& e) override {
     if (auto r = scheduler_.add(id, e.ip, e.port, e.path); !r) {
       spdlog::warn("cannot probe container {}: {}", id.substr(0, 12), r.error().message());
@@ -67,7 +67,7 @@ class SchedulerControl final : public galaxy::sources::ProbeControl {
   void stop(const std::string& id) override { scheduler_.remove(id); }
 
  private:
-  galaxy::sources::ProbeScheduler& scheduler_;
+  galaxy::probe::ProbeScheduler& scheduler_;
 };
 
 // In durable mode the sources' memory lives in PostgreSQL beside the events (it is written with
@@ -116,7 +116,7 @@ int serve(const ServeOptions& o) {
   ws.network = o.network;
   ws.inspect_interval = duration_flag("--inspect-interval", o.inspect_interval);
 
-  galaxy::sources::ProbeSchedulerSettings ps;
+  galaxy::probe::ProbeSchedulerSettings ps;
   ps.interval = duration_flag("--probe-interval", o.probe_interval);
   ps.start_grace = duration_flag("--start-grace", o.start_grace);
   ps.probe.timeout = duration_flag("--probe-timeout", o.probe_timeout);
@@ -189,7 +189,7 @@ int serve(const ServeOptions& o) {
     durable_sink->start();
   }
 
-  galaxy::sources::ProbeScheduler scheduler(
+  galaxy::probe::ProbeScheduler scheduler(
       ioc.get_executor(), clock, ps,
       [&watcher_ptr](const std::string& id, const galaxy::contract::Details& d, std::int64_t at) {
         watcher_ptr->probe_verdict(id, d, at);
