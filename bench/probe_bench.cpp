@@ -1,4 +1,4 @@
-// probe_bench: our prober (galaxy::sources::ProbeScheduler, one io_context on this thread) against
+// probe_bench: our prober (galaxy::probe::ProbeScheduler, one io_context on this thread) against
 // N loopback /healthz targets, measured over a fixed window after a warm-up. Prints one JSON
 // object.
 //
@@ -33,12 +33,12 @@
 
 #include "galaxy/common/clock.hpp"
 #include "galaxy/common/duration.hpp"
-#include "galaxy/sources/probe_scheduler.hpp"
+#include "galaxy/probe/scheduler.hpp"
 
 namespace {
 
 namespace asio = boost::asio;
-using galaxy::sources::ProbeSchedulerStats;
+using galaxy::probe::ProbeSchedulerStats;
 
 struct Options {
   std::size_t targets = 1000;
@@ -185,7 +185,7 @@ int run(const Options& o) {
     return kMachineCannot;
   }
 
-  galaxy::sources::ProbeSchedulerSettings settings;
+  galaxy::probe::ProbeSchedulerSettings settings;
   settings.interval = duration_of("--interval", o.interval);
   settings.start_grace = std::chrono::milliseconds(0);
   settings.probe.timeout = duration_of("--timeout", o.timeout);
@@ -200,7 +200,7 @@ int run(const Options& o) {
   // Why targets failed (each probe_failed event's last error, or its HTTP status): where a run
   // falls short, this says whether the targets or the prober gave out.
   std::map<std::string, std::uint64_t> failure_reasons;
-  galaxy::sources::ProbeScheduler scheduler(
+  galaxy::probe::ProbeScheduler scheduler(
       ioc.get_executor(), clock, settings,
       [&events, &failure_reasons](const std::string&, const galaxy::contract::Details& d,
                                   std::int64_t) {

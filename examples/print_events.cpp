@@ -9,7 +9,7 @@
 #include <iostream>
 #include <thread>
 
-#include "galaxy/consumer/cli_commands.hpp"
+#include "galaxy/common/stop_signal.hpp"
 #include "galaxy/consumer/consumer.hpp"
 
 int main(int argc, char** argv) {
@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
     return true;
   };
   try {
-    galaxy::consumer::cli::StopSignal stop;
-    const galaxy::consumer::cli::SignalWatcher signals(stop);
+    galaxy::StopSignal stop;
+    const galaxy::SignalWatcher signals(stop);
     galaxy::consumer::Consumer consumer(options, handler, clock);
     stop.on_request([&consumer] { consumer.stop(); });
     consumer.run();

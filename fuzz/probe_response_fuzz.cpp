@@ -7,11 +7,11 @@
 #include <cstring>
 #include <vector>
 
-#include "galaxy/sources/probe.hpp"
+#include "galaxy/probe/response_reader.hpp"
 
 namespace {
 
-using galaxy::sources::ResponseReader;
+using galaxy::probe::ResponseReader;
 
 // Small limits, so the fuzzer reaches them quickly.
 constexpr std::size_t kMaxHead = 512;

@@ -8,8 +8,8 @@
 #include <iostream>
 #include <system_error>
 
+#include "galaxy/cli/commands.hpp"
 #include "galaxy/common/duration.hpp"
-#include "galaxy/consumer/cli_commands.hpp"
 #include "galaxy/contract/validate.hpp"
 
 namespace {
@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   validate->add_flag("--canonical", canonical,
                      "Print the canonical encoding of each valid line instead of 'ok'");
 
-  namespace gc = galaxy::consumer::cli;
+  namespace gc = galaxy::cli;
   gc::Connection conn;
   // Accepted before or after the subcommand name (fallthrough), and from the environment.
   app.fallthrough();
@@ -175,8 +175,8 @@ int main(int argc, char** argv) {
     }
     *target = *d;
   }
-  gc::StopSignal stop;
-  const gc::SignalWatcher signals(stop);
+  galaxy::StopSignal stop;
+  const galaxy::SignalWatcher signals(stop);
   if (*tail) {
     tail_opts.color = color;
     if (*tail_count_opt) {

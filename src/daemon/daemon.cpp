@@ -55,7 +55,7 @@ class StateDirLock {
 // Adapts the prober's scheduler to the watcher's ProbeControl seam.
 class SchedulerControl final : public sources::ProbeControl {
  public:
-  explicit SchedulerControl(sources::ProbeScheduler& scheduler) : scheduler_(scheduler) {}
+  explicit SchedulerControl(probe::ProbeScheduler& scheduler) : scheduler_(scheduler) {}
   void start(const std::string& id, const sources::ProbeEndpoint& e) override {
     if (auto r = scheduler_.add(id, e.ip, e.port, e.path); !r) {
       spdlog::warn("cannot probe container {}: {}", id.substr(0, 12), r.error().message());
@@ -64,7 +64,7 @@ class SchedulerControl final : public sources::ProbeControl {
   void stop(const std::string& id) override { scheduler_.remove(id); }
 
  private:
-  sources::ProbeScheduler& scheduler_;
+  probe::ProbeScheduler& scheduler_;
 };
 
 // In durable mode the sources' memory lives in PostgreSQL beside the events (it is written with
@@ -107,7 +107,7 @@ struct Daemon::Parts {
   std::unique_ptr<publish::DurableSink> durable_sink;
   std::unique_ptr<sources::StateStore> store;
   contract::TransitionSink* sink = nullptr;
-  std::optional<sources::ProbeScheduler> scheduler;
+  std::optional<probe::ProbeScheduler> scheduler;
   std::optional<SchedulerControl> probes;
   // Engaged for the Daemon's whole life once built; the two callbacks below reach it only on the
   // loop's thread, so they never see it half-built or gone.

@@ -49,7 +49,7 @@ class OptionsTest : public ::testing::Test {
 TEST_F(OptionsTest, DefaultsAreTheModulesOwn) {
   parse({"serve"});
   const DaemonSettings fresh;
-  EXPECT_EQ(settings.probes.interval, sources::ProbeSchedulerSettings{}.interval);
+  EXPECT_EQ(settings.probes.interval, probe::ProbeSchedulerSettings{}.interval);
   EXPECT_EQ(settings.watcher.inspect_interval, sources::WatcherSettings{}.inspect_interval);
   EXPECT_EQ(settings.durable.stream, publish::DurableSinkSettings{}.stream);
   EXPECT_EQ(settings.docker.host, docker::DockerClientSettings{}.host);

@@ -8,7 +8,7 @@
 
 #include "galaxy/docker/client.hpp"
 #include "galaxy/publish/durable_sink.hpp"
-#include "galaxy/sources/probe_scheduler.hpp"
+#include "galaxy/probe/scheduler.hpp"
 #include "galaxy/sources/watcher.hpp"
 
 namespace galaxy::daemon {
@@ -19,7 +19,7 @@ struct DaemonSettings {
   SinkKind sink = SinkKind::durable;
   docker::DockerClientSettings docker;
   sources::WatcherSettings watcher;
-  sources::ProbeSchedulerSettings probes;
+  probe::ProbeSchedulerSettings probes;
   // on_resync_needed is the daemon's to set; whatever a caller puts there is replaced.
   publish::DurableSinkSettings durable;
   std::string state_dir = "/var/lib/galaxy-runtime-manager";

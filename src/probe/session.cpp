@@ -1,3 +1,5 @@
+#include "galaxy/probe/session.hpp"
+
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -9,9 +11,10 @@
 #include <utility>
 #include <vector>
 
-#include "galaxy/sources/probe.hpp"
+#include "galaxy/probe/prober.hpp"
+#include "galaxy/probe/target.hpp"
 
-namespace galaxy::sources {
+namespace galaxy::probe {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
@@ -455,4 +458,4 @@ void ProbeSession::close_socket() {
   abortive_close_ = false;
 }
 
-}  // namespace galaxy::sources
+}  // namespace galaxy::probe

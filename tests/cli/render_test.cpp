@@ -1,14 +1,14 @@
-#include "galaxy/consumer/render.hpp"
+#include "galaxy/cli/render.hpp"
 
 #include <gtest/gtest.h>
 
 namespace {
 
-using galaxy::consumer::format_utc_ms;
-using galaxy::consumer::render_event_line;
-using galaxy::consumer::render_invalid_line;
-using galaxy::consumer::render_table;
-using galaxy::consumer::Table;
+using galaxy::cli::format_utc_ms;
+using galaxy::cli::render_event_line;
+using galaxy::cli::render_invalid_line;
+using galaxy::cli::render_table;
+using galaxy::cli::Table;
 namespace contract = galaxy::contract;
 
 TEST(RenderTable, AlignsColumnsWithoutTrailingSpaces) {

@@ -6,7 +6,7 @@
 
 #include "galaxy/common/result.hpp"
 
-namespace galaxy::consumer {
+namespace galaxy::cli {
 
 struct ExecOutcome {
   // The exit code, or 128 + the signal number when the command was killed (the shell convention).
@@ -22,4 +22,4 @@ struct ExecOutcome {
 Result<ExecOutcome> run_with_stdin(std::string_view command, std::string_view input,
                                    std::chrono::milliseconds timeout);
 
-}  // namespace galaxy::consumer
+}  // namespace galaxy::cli

@@ -17,10 +17,12 @@
 #include <vector>
 
 #include "galaxy/common/clock.hpp"
-#include "galaxy/sources/probe.hpp"
-#include "galaxy/sources/probe_scheduler.hpp"
+#include "galaxy/probe/prober.hpp"
+#include "galaxy/probe/scheduler.hpp"
+#include "galaxy/probe/session.hpp"
+#include "galaxy/probe/state_machine.hpp"
 
-namespace galaxy::sources {
+namespace galaxy::probe {
 namespace {
 
 namespace asio = boost::asio;
@@ -582,4 +584,4 @@ TEST_F(SchedulerFixture, ManyTargetsOnOneLoop) {
 }
 
 }  // namespace
-}  // namespace galaxy::sources
+}  // namespace galaxy::probe

@@ -5,9 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "galaxy/sources/probe.hpp"
+#include "galaxy/probe/response_reader.hpp"
+#include "galaxy/probe/target.hpp"
 
-namespace galaxy::sources {
+namespace galaxy::probe {
 namespace {
 
 using State = ResponseReader::State;
@@ -206,4 +207,4 @@ TEST(ProbeTarget, RejectsBadInput) {
 }
 
 }  // namespace
-}  // namespace galaxy::sources
+}  // namespace galaxy::probe

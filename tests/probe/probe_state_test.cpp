@@ -2,9 +2,9 @@
 
 #include <stdexcept>
 
-#include "galaxy/sources/probe.hpp"
+#include "galaxy/probe/state_machine.hpp"
 
-namespace galaxy::sources {
+namespace galaxy::probe {
 namespace {
 
 using contract::Details;
@@ -114,4 +114,4 @@ TEST(ProbeStateMachine, RejectsThresholdsBelowOne) {
 }
 
 }  // namespace
-}  // namespace galaxy::sources
+}  // namespace galaxy::probe

@@ -4,9 +4,10 @@
 #include <vector>
 
 #include "galaxy/common/clock.hpp"
-#include "galaxy/sources/probe_scheduler.hpp"
+#include "galaxy/probe/schedule.hpp"
+#include "galaxy/probe/scheduler.hpp"
 
-namespace galaxy::sources {
+namespace galaxy::probe {
 namespace {
 
 using std::chrono::milliseconds;
@@ -171,4 +172,4 @@ TEST(ProbeSchedulerStats, LagQuantile) {
 }
 
 }  // namespace
-}  // namespace galaxy::sources
+}  // namespace galaxy::probe

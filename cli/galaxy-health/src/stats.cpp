@@ -3,11 +3,13 @@
 
 #include <boost/json.hpp>
 
-#include "galaxy/consumer/cli_commands.hpp"
+#include "galaxy/cli/commands.hpp"
+#include "galaxy/cli/render.hpp"
 #include "galaxy/consumer/redis.hpp"
-#include "galaxy/consumer/render.hpp"
 
-namespace galaxy::consumer::cli {
+namespace galaxy::cli {
+
+namespace redis = consumer::redis;
 
 namespace {
 
@@ -136,4 +138,4 @@ int stats(const Connection& conn, const StatsOptions& options, std::ostream& out
   return kExitOk;
 }
 
-}  // namespace galaxy::consumer::cli
+}  // namespace galaxy::cli

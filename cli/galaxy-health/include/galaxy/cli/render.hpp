@@ -10,7 +10,7 @@
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/event.hpp"
 
-namespace galaxy::consumer {
+namespace galaxy::cli {
 
 struct Table {
   std::vector<std::string> headers;
@@ -32,4 +32,4 @@ std::string render_event_line(std::string_view id, const contract::Event& event,
 // "invalid <id>: <path>: <reason>", red when color is set. No trailing '\n'.
 std::string render_invalid_line(std::string_view id, const Error& error, bool color);
 
-}  // namespace galaxy::consumer
+}  // namespace galaxy::cli

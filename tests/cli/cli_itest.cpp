@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "consumer/itest_support.hpp"
 #include "galaxy/testsupport/process.hpp"
-#include "itest_support.hpp"
 
 namespace galaxy::consumer::itest {
 namespace {

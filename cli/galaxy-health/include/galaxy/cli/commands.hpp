@@ -7,58 +7,27 @@
 // Passwords in URLs never appear in output.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
-#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "galaxy/common/result.hpp"
+#include "galaxy/common/stop_signal.hpp"
 #include "galaxy/consumer/options.hpp"
 
-namespace galaxy::consumer::cli {
+namespace galaxy::cli {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
-// A stop request shared between a signal watcher and a running command. Thread-safe.
-class StopSignal {
- public:
-  void request();
-  bool requested() const { return requested_.load(std::memory_order_acquire); }
-  // fn runs once: at the request, or now if it was already requested. Replaces an earlier fn.
-  void on_request(std::function<void()> fn);
-
- private:
-  std::atomic<bool> requested_{false};
-  std::mutex mutex_;
-  std::function<void()> fn_;
-};
-
-// Turns SIGINT/SIGTERM into stop.request() on a thread of its own (so stop handling may lock and
-// notify, which a signal handler may not); a second signal exits the process at once with 130.
-// Construct it in main() before any other thread starts: it blocks those signals process-wide.
-class SignalWatcher {
- public:
-  explicit SignalWatcher(StopSignal& stop);
-  SignalWatcher(const SignalWatcher&) = delete;
-  SignalWatcher& operator=(const SignalWatcher&) = delete;
-  ~SignalWatcher();
-
- private:
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
 struct Connection {
   std::string redis_url = "redis://127.0.0.1:6379";
   std::string postgres_url;
-  std::string stream{kDefaultStream};
+  std::string stream{consumer::kDefaultStream};
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds command_timeout{5000};
 };
@@ -121,4 +90,4 @@ int stats(const Connection& conn, const StatsOptions& options, std::ostream& out
 // error for the flag. Pure.
 Result<std::optional<std::string>> parse_from(std::string_view from);
 
-}  // namespace galaxy::consumer::cli
+}  // namespace galaxy::cli

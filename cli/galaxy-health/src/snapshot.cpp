@@ -6,10 +6,10 @@
 #include <memory>
 #include <set>
 
-#include "galaxy/consumer/cli_commands.hpp"
-#include "galaxy/consumer/render.hpp"
+#include "galaxy/cli/commands.hpp"
+#include "galaxy/cli/render.hpp"
 
-namespace galaxy::consumer::cli {
+namespace galaxy::cli {
 
 namespace {
 
@@ -137,4 +137,4 @@ int snapshot(const Connection& conn, const SnapshotOptions& options, std::ostrea
   return rc;
 }
 
-}  // namespace galaxy::consumer::cli
+}  // namespace galaxy::cli

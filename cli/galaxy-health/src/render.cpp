@@ -1,4 +1,4 @@
-#include "galaxy/consumer/render.hpp"
+#include "galaxy/cli/render.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "galaxy/contract/codec.hpp"
 
-namespace galaxy::consumer {
+namespace galaxy::cli {
 
 namespace {
 
@@ -160,4 +160,4 @@ std::string render_invalid_line(std::string_view id, const Error& error, bool co
   return paint(fmt::format("invalid {}: {}", id, error.message()), kRed, color);
 }
 
-}  // namespace galaxy::consumer
+}  // namespace galaxy::cli

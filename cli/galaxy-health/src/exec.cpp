@@ -1,4 +1,4 @@
-#include "galaxy/consumer/exec.hpp"
+#include "galaxy/cli/exec.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <system_error>
 
-namespace galaxy::consumer {
+namespace galaxy::cli {
 
 namespace {
 
@@ -146,4 +146,4 @@ Result<ExecOutcome> run_with_stdin(std::string_view command, std::string_view in
   return outcome;
 }
 
-}  // namespace galaxy::consumer
+}  // namespace galaxy::cli

@@ -1,92 +1,27 @@
-#include "galaxy/consumer/cli_commands.hpp"
+#include "galaxy/cli/commands.hpp"
 
 #include <fmt/format.h>
-#include <pthread.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/ostream_sink.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 
+#include "galaxy/cli/exec.hpp"
+#include "galaxy/cli/render.hpp"
 #include "galaxy/common/clock.hpp"
 #include "galaxy/consumer/consumer.hpp"
-#include "galaxy/consumer/exec.hpp"
 #include "galaxy/consumer/redis.hpp"
-#include "galaxy/consumer/render.hpp"
 #include "galaxy/contract/codec.hpp"
 
-namespace galaxy::consumer::cli {
+namespace galaxy::cli {
 
-void StopSignal::request() {
-  std::function<void()> fn;
-  {
-    const std::lock_guard lock(mutex_);
-    if (requested_.exchange(true)) {
-      return;
-    }
-    fn = fn_;
-  }
-  if (fn) {
-    fn();
-  }
-}
-
-void StopSignal::on_request(std::function<void()> fn) {
-  std::function<void()> now;
-  {
-    const std::lock_guard lock(mutex_);
-    fn_ = std::move(fn);
-    if (!requested_.load()) {
-      return;
-    }
-    now = fn_;
-  }
-  if (now) {
-    now();
-  }
-}
-
-namespace {
-
-sigset_t watched_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  // Only used to wake the watcher when it is destroyed.
-  sigaddset(&set, SIGUSR1);
-  return set;
-}
-
-}  // namespace
-
-SignalWatcher::SignalWatcher(StopSignal& stop) {
-  const sigset_t set = watched_signals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  thread_ = std::thread([this, &stop, set] {
-    int signals = 0;
-    while (true) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0 || done_.load()) {
-        return;
-      }
-      if (sig == SIGUSR1) {
-        continue;
-      }
-      if (++signals > 1) {
-        ::_exit(130);
-      }
-      stop.request();
-    }
-  });
-}
-
-SignalWatcher::~SignalWatcher() {
-  done_.store(true);
-  pthread_kill(thread_.native_handle(), SIGUSR1);
-  thread_.join();
-}
+// The commands are built on the consumer SDK.
+namespace redis = consumer::redis;
+using consumer::Consumer;
+using consumer::ConsumerOptions;
+using consumer::Delivery;
+using consumer::is_start_id;
+using consumer::resolve;
 
 Result<std::optional<std::string>> parse_from(std::string_view from) {
   if (from == "now") {
@@ -278,4 +213,4 @@ int consume(const Connection& conn, const ConsumeOptions& options, std::ostream&
   return kExitOk;
 }
 
-}  // namespace galaxy::consumer::cli
+}  // namespace galaxy::cli

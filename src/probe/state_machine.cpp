@@ -1,8 +1,8 @@
+#include "galaxy/probe/state_machine.hpp"
+
 #include <stdexcept>
 
-#include "galaxy/sources/probe.hpp"
-
-namespace galaxy::sources {
+namespace galaxy::probe {
 
 ProbeStateMachine::ProbeStateMachine(ProbeThresholds thresholds) : thresholds_(thresholds) {
   if (thresholds_.failure < 1 || thresholds_.success < 1) {
@@ -38,4 +38,4 @@ void ProbeStateMachine::reset() {
   failing_ = false;
 }
 
-}  // namespace galaxy::sources
+}  // namespace galaxy::probe

@@ -1,12 +1,12 @@
+#include "galaxy/probe/response_reader.hpp"
+
 #include <boost/asio/buffer.hpp>
 #include <boost/assert.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstring>
 #include <utility>
 
-#include "galaxy/sources/probe.hpp"
-
-namespace galaxy::sources {
+namespace galaxy::probe {
 
 namespace http = boost::beast::http;
 
@@ -205,4 +205,4 @@ ResponseReader::State ResponseReader::parse() {
   return State::need_more;
 }
 
-}  // namespace galaxy::sources
+}  // namespace galaxy::probe
