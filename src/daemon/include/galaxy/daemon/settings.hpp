@@ -7,8 +7,8 @@
 #include <string>
 
 #include "galaxy/docker/client.hpp"
-#include "galaxy/publish/durable_sink.hpp"
 #include "galaxy/probe/scheduler.hpp"
+#include "galaxy/publish/durable_sink.hpp"
 #include "galaxy/sources/watcher.hpp"
 
 namespace galaxy::daemon {
