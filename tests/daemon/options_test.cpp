@@ -24,7 +24,16 @@ class OptionsTest : public ::testing::Test {
   std::filesystem::path file = std::filesystem::temp_directory_path() /
                                ("daemon-options-" + std::to_string(::getpid()) + ".toml");
 
-  void SetUp() override { add_serve_flags(*serve, settings, config_file); }
+  // The tests run under whatever environment started them (CI exports DOCKER_HOST and the
+  // service URLs): serve's variables are cleared first, so only what a test sets is seen.
+  void SetUp() override {
+    add_serve_flags(*serve, settings, config_file);
+    for (const CLI::Option* opt : serve->get_options()) {
+      if (!opt->get_envname().empty()) {
+        ::unsetenv(opt->get_envname().c_str());  // NOLINT(concurrency-mt-unsafe): one thread
+      }
+    }
+  }
   void TearDown() override {
     std::filesystem::remove(file);
     ::unsetenv("GALAXY_RM_PROBE_INTERVAL");  // NOLINT(concurrency-mt-unsafe): one thread
