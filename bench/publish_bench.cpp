@@ -3,8 +3,6 @@
 // in GALAXY_REDIS_URL / GALAXY_POSTGRES_URL. Uses a fresh database and stream key, removed after.
 //
 //   publish_bench [events=50000] [events_per_transition=1] [max_batch=2000]
-#include <hiredis/hiredis.h>
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <boost/url/parse.hpp>
@@ -17,7 +15,9 @@
 #include <string>
 #include <thread>
 
+#include "galaxy/pg/conn.hpp"
 #include "galaxy/publish/durable_sink.hpp"
+#include "galaxy/redis/connection.hpp"
 
 namespace {
 
@@ -29,14 +29,28 @@ std::string env(const char* name) {
   return v;
 }
 
-std::string pg_scalar(const std::string& url, const std::string& sql) {
-  const std::unique_ptr<PGconn, decltype(&PQfinish)> c(PQconnectdb(url.c_str()), &PQfinish);
-  const std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c.get(), sql.c_str()), &PQclear);
-  const auto st = PQresultStatus(r.get());
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    throw std::runtime_error(sql + ": " + PQerrorMessage(c.get()));
+// One statement on a fresh connection (CREATE/DROP DATABASE cannot run in a pipeline, so by the
+// simple protocol).
+void pg_exec(const std::string& url, const std::string& sql) {
+  auto c = galaxy::pg::Conn::open(galaxy::pg::parse_target(url).value(), std::chrono::seconds(60));
+  if (!c) {
+    throw std::runtime_error(c.error().message());
   }
-  return PQntuples(r.get()) > 0 ? PQgetvalue(r.get(), 0, 0) : "";
+  if (auto r = c->simple(sql, c->deadline()); !r) {
+    throw std::runtime_error(sql + ": " + r.error().message());
+  }
+}
+
+std::int64_t pg_count(const std::string& url, const std::string& sql) {
+  auto c = galaxy::pg::Conn::open(galaxy::pg::parse_target(url).value(), std::chrono::seconds(60));
+  if (!c) {
+    throw std::runtime_error(c.error().message());
+  }
+  auto r = c->query({sql, {}});
+  if (!r) {
+    throw std::runtime_error(sql + ": " + r.error().message());
+  }
+  return r->integer(0, 0).value();
 }
 
 }  // namespace
@@ -51,7 +65,7 @@ int main(int argc, char** argv) {
   const std::string redis = env("GALAXY_REDIS_URL");
   const std::string db = "bench_pub_" + std::to_string(::getpid());
   const std::string stream = "bench:publish:" + std::to_string(::getpid());
-  pg_scalar(admin, "CREATE DATABASE " + db);
+  pg_exec(admin, "CREATE DATABASE " + db);
   boost::urls::url u(boost::urls::parse_uri(admin).value());
   u.set_path("/" + db);
   const std::string pg_url(u.buffer());
@@ -89,7 +103,7 @@ int main(int argc, char** argv) {
     }
     commit_s = std::chrono::duration<double>(Clock::now() - t0).count();
     while (sink.stats().events_relayed < static_cast<std::uint64_t>(events) ||
-           pg_scalar(pg_url, "SELECT count(*) FROM health_outbox") != "0") {
+           pg_count(pg_url, "SELECT count(*) FROM health_outbox") != 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     total_s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -102,13 +116,10 @@ int main(int argc, char** argv) {
         commit_s, events / total_s, total_s);
     sink.stop(std::chrono::seconds(5));
   }
-  pg_scalar(admin, "DROP DATABASE " + db + " WITH (FORCE)");
-  redisContext* c = redisConnectWithTimeout(parse_redis_url(redis).value().host.c_str(),
-                                            parse_redis_url(redis).value().port, timeval{5, 0});
-  if (c != nullptr && c->err == 0) {
-    freeReplyObject(
-        redisCommand(c, "DEL %s %s:hwm %s:idmp", stream.c_str(), stream.c_str(), stream.c_str()));
+  pg_exec(admin, "DROP DATABASE " + db + " WITH (FORCE)");
+  if (auto c = redis::Connection::open(parse_redis_url(redis).value(), std::chrono::seconds(5),
+                                       std::chrono::seconds(30))) {
+    (void)c->command({"DEL", stream, stream + ":hwm", stream + ":idmp"});
   }
-  redisFree(c);
   return 0;
 }

@@ -2,75 +2,59 @@
 // arrives, prefixed with the wall-clock time of arrival (microseconds since the epoch):
 //   <arrival_us> <entry id> <field> <value> <field> <value> ...
 // The latency benchmark uses it to time when an event becomes visible to a consumer.
-#include <hiredis/hiredis.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <string>
 
-namespace {
-
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
-
-std::string text(const redisReply* r) {
-  return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
-             ? std::string(r->str, r->len)
-             : std::string();
-}
-
-}  // namespace
+#include "galaxy/redis/connection.hpp"
+#include "galaxy/redis/stream_reply.hpp"
 
 int main(int argc, char** argv) {
+  using namespace std::chrono_literals;
+  namespace redis = galaxy::redis;
   if (argc < 4) {
     std::fprintf(stderr, "usage: stream_tail HOST PORT STREAM [FROM-ID]\n");
     return 2;
   }
-  const timeval connect_timeout{5, 0};
-  std::unique_ptr<redisContext, decltype(&redisFree)> c(
-      redisConnectWithTimeout(argv[1], std::atoi(argv[2]), connect_timeout), &redisFree);
-  if (!c || c->err != 0) {
-    std::fprintf(stderr, "stream_tail: cannot connect to %s:%s: %s\n", argv[1], argv[2],
-                 c ? c->errstr : "out of memory");
+  galaxy::RedisEndpoint endpoint;
+  endpoint.host = argv[1];
+  endpoint.port = static_cast<std::uint16_t>(std::atoi(argv[2]));
+  auto c = redis::Connection::open(endpoint, 5s, 5s);
+  if (!c) {
+    std::fprintf(stderr, "stream_tail: %s\n", c.error().message().c_str());
     return 1;
   }
+  const std::string stream = argv[3];
   std::string last = argc > 4 ? argv[4] : "$";
   while (true) {
-    // BLOCK 1000 rather than 0 so a dead server is noticed (the read has no deadline of its own
-    // beyond the socket's, which hiredis leaves unset for blocking contexts).
-    Reply r(static_cast<redisReply*>(
-        redisCommand(c.get(), "XREAD BLOCK 1000 STREAMS %s %s", argv[3], last.c_str())));
+    // BLOCK 1000 rather than 0 so a dead server is noticed within the command's deadline.
+    auto r = c->command({"XREAD", "BLOCK", "1000", "STREAMS", stream, last});
     if (!r) {
-      std::fprintf(stderr, "stream_tail: %s\n", c->errstr);
+      std::fprintf(stderr, "stream_tail: %s\n", r.error().message().c_str());
       return 1;
     }
     const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    if (r->type == REDIS_REPLY_NIL) {
-      continue;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
-      std::fprintf(stderr, "stream_tail: unexpected reply: %s\n", text(r.get()).c_str());
+    auto entries = redis::parse_read_reply(r->get());
+    if (!entries) {
+      std::fprintf(stderr, "stream_tail: %s (%s)\n", entries.error().message().c_str(),
+                   std::string(redis::text(r->get())).c_str());
       return 1;
     }
-    const redisReply* entries = r->element[0]->element[1];
-    for (std::size_t i = 0; i < entries->elements; ++i) {
-      const redisReply* e = entries->element[i];
-      last = text(e->element[0]);
+    for (const auto& e : *entries) {
+      last = e.id;
       // Appended piece by piece: `line += " " + text(...)` makes GCC 12 at -O3 report a
       // -Wrestrict false positive inside std::string's operator+ (and makes a temporary per field).
       std::string line = std::to_string(now);
       line += ' ';
       line += last;
-      const redisReply* fields = e->element[1];
-      for (std::size_t f = 0; f < fields->elements; ++f) {
+      for (const auto& f : e.fields.value_or(galaxy::contract::EntryFields{})) {
         line += ' ';
-        line += text(fields->element[f]);
+        line += f.name;
+        line += ' ';
+        line += f.value;
       }
       std::printf("%s\n", line.c_str());
     }

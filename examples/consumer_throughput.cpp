@@ -15,8 +15,9 @@
 #include <thread>
 
 #include "galaxy/consumer/consumer.hpp"
-#include "galaxy/consumer/redis.hpp"
 #include "galaxy/contract/codec.hpp"
+#include "galaxy/redis/connection.hpp"
+#include "galaxy/redis/stream_reply.hpp"
 
 namespace gc = galaxy::consumer;
 
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto conn =
-      gc::redis::Connection::open(*endpoint, std::chrono::seconds(5), std::chrono::seconds(30));
+      galaxy::redis::Connection::open(*endpoint, std::chrono::seconds(5), std::chrono::seconds(30));
   if (!conn) {
     std::cerr << conn.error().message() << "\n";
     return 1;

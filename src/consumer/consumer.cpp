@@ -70,8 +70,8 @@ Result<redis::ReplyPtr> Consumer::checked(Result<redis::ReplyPtr> reply, std::st
     return reply.error();
   }
   if (redis::is_error(reply->get())) {
-    return make_error("redis", fmt::format("{} on {}: {}", what, options_.options.stream,
-                                           redis::text(reply->get())));
+    return redis::server_error(fmt::format("{} on {}", what, options_.options.stream),
+                               reply->get());
   }
   return reply;
 }
@@ -91,8 +91,7 @@ Result<void> Consumer::ensure_group() {
     return reply.error();
   }
   if (redis::is_error(reply->get()) && !redis::is_error_code(reply->get(), "BUSYGROUP")) {
-    return make_error("redis", fmt::format("XGROUP CREATE {} {}: {}", o.stream, o.group,
-                                           redis::text(reply->get())));
+    return redis::server_error(fmt::format("XGROUP CREATE {} {}", o.stream, o.group), reply->get());
   }
   return {};
 }
@@ -385,8 +384,9 @@ Result<void> Consumer::dead_letter(const redis::StreamEntry& entry, std::string_
         why = redis::text(item);
       }
     }
-    return make_error("redis", fmt::format("dead-lettering {} to {}: {}", entry.id,
-                                           o.dead_letter_stream, why.empty() ? "failed" : why));
+    return make_error(ErrorKind::server, "redis",
+                      fmt::format("dead-lettering {} to {}: {}", entry.id, o.dead_letter_stream,
+                                  why.empty() ? "failed" : why));
   }
   counters_.dead_lettered.fetch_add(1);
   log_->warn("consumer {}: dead-lettered {} to {}: {}", o.consumer, entry.id, o.dead_letter_stream,

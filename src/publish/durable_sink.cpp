@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 
+#include "galaxy/common/redact.hpp"
 #include "galaxy/contract/codec.hpp"
 #include "galaxy/publish/pg_outbox.hpp"
 
@@ -61,11 +62,11 @@ bool worth_logging(unsigned attempt) {
 DurableSink::DurableSink(DurableSinkSettings settings)
     : settings_(std::move(settings)),
       redis_(parse_redis_url(settings_.redis_url).value()),
-      pg_(parse_postgres_target(
+      pg_(pg::parse_target(
               settings_.postgres_url,
-              PgConnectSettings{std::chrono::duration_cast<std::chrono::seconds>(
-                                    settings_.connect_timeout + std::chrono::milliseconds(999)),
-                                settings_.statement_timeout, "galaxy-runtime-manager"})
+              pg::ConnectSettings{.connect_timeout = std::chrono::ceil<std::chrono::seconds>(
+                                      settings_.connect_timeout),
+                                  .statement_timeout = settings_.statement_timeout})
               .value()),
       writer_id_(random_writer_id()),
       queue_(settings_.queue_capacity, settings_.max_batch),

@@ -1,24 +1,10 @@
 #include "galaxy/publish/redis_stream.hpp"
 
-#include <array>
-#include <charconv>
+#include <fmt/format.h>
+
 #include <optional>
 
 namespace galaxy::publish {
-namespace {
-
-using ReplyPtr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
-
-std::string reply_text(const redisReply* r) {
-  return r->str != nullptr ? std::string(r->str, r->len) : std::string();
-}
-
-}  // namespace
 
 // KEYS: stream, hwm, idmp. ARGV: epoch, seq, maxlen, confirmed, field, value, ...
 // seq values travel as strings (Lua numbers would print large ones in exponent form); they are
@@ -48,78 +34,19 @@ return {1, id}
 RedisStream::RedisStream(RedisEndpoint endpoint, StreamSettings settings)
     : endpoint_(std::move(endpoint)), settings_(std::move(settings)) {}
 
-RedisStream::~RedisStream() {
-  disconnect();
-}
+RedisStream::~RedisStream() = default;
 
 void RedisStream::disconnect() {
-  if (ctx_ != nullptr) {
-    redisFree(ctx_);
-    ctx_ = nullptr;
-  }
-}
-
-Error RedisStream::error(const std::string& what) const {
-  const std::array<std::string, 1> secrets{endpoint_.password};
-  return make_error("redis", scrub("redis at " + endpoint_.redacted() + ": " + what, secrets));
+  conn_.reset();
 }
 
 Result<void> RedisStream::connect() {
   disconnect();
-  const timeval ct = to_timeval(settings_.connect_timeout);
-  const bool unix_socket = endpoint_.transport == RedisEndpoint::Transport::unix_socket;
-  redisContext* c = unix_socket
-                        ? redisConnectUnixWithTimeout(endpoint_.socket_path.c_str(), ct)
-                        : redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, ct);
-  if (c == nullptr) {
-    return error("out of memory");
+  auto c = redis::Connection::open(endpoint_, settings_.connect_timeout, settings_.io_timeout);
+  if (!c) {
+    return c.error();
   }
-  if (c->err != 0) {
-    auto e = error(std::string("cannot connect: ") + c->errstr);
-    redisFree(c);
-    return e;
-  }
-  ctx_ = c;
-  if (redisSetTimeout(ctx_, to_timeval(settings_.io_timeout)) != REDIS_OK) {
-    auto e = error("cannot set the I/O timeout");
-    disconnect();
-    return e;
-  }
-  if (!unix_socket) {
-    (void)redisEnableKeepAlive(ctx_);
-  }
-  const auto command = [&](std::vector<std::string> argv) -> Result<ReplyPtr> {
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
-    for (const auto& a : argv) {
-      ptrs.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    ReplyPtr r(static_cast<redisReply*>(
-                   redisCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data())),
-               &freeReplyObject);
-    if (!r) {
-      return error(std::string(argv[0]) + ": " + ctx_->errstr);
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-      return error(argv[0] + " failed: " + reply_text(r.get()));
-    }
-    return r;
-  };
-  if (!endpoint_.password.empty()) {
-    auto r = endpoint_.user.empty() ? command({"AUTH", endpoint_.password})
-                                    : command({"AUTH", endpoint_.user, endpoint_.password});
-    if (!r) {
-      disconnect();
-      return r.error();
-    }
-  }
-  if (endpoint_.db != 0) {
-    if (auto r = command({"SELECT", std::to_string(endpoint_.db)}); !r) {
-      disconnect();
-      return r.error();
-    }
-  }
+  conn_.emplace(std::move(*c));
   if (auto r = load_script(); !r) {
     disconnect();
     return r.error();
@@ -128,77 +55,74 @@ Result<void> RedisStream::connect() {
 }
 
 Result<void> RedisStream::load_script() {
-  ReplyPtr r(static_cast<redisReply*>(redisCommand(ctx_, "SCRIPT LOAD %s", kXaddScript)),
-             &freeReplyObject);
+  auto r = conn_->command({"SCRIPT", "LOAD", kXaddScript});
   if (!r) {
-    return error(std::string("SCRIPT LOAD: ") + ctx_->errstr);
+    return r.error();
   }
-  if (r->type != REDIS_REPLY_STRING) {
-    return error("SCRIPT LOAD failed: " + reply_text(r.get()));
+  if (!redis::is_string(r->get())) {
+    return redis::server_error(fmt::format("SCRIPT LOAD at {}", conn_->endpoint()), r->get());
   }
-  sha_ = reply_text(r.get());
+  sha_ = std::string(redis::text(r->get()));
   return {};
 }
 
 Result<std::vector<XaddResult>> RedisStream::publish(const std::string& epoch,
                                                      std::int64_t confirmed,
                                                      const std::vector<XaddItem>& items) {
-  if (ctx_ == nullptr) {
-    return error("not connected");
+  if (!connected()) {
+    return make_error(ErrorKind::closed, "redis", "not connected to " + endpoint_.redacted());
   }
   const std::string hwm = settings_.stream + ":hwm";
   const std::string idmp = settings_.stream + ":idmp";
   const std::string maxlen = std::to_string(settings_.maxlen);
   const std::string confirmed_s = std::to_string(confirmed);
+  std::vector<std::string> seqs;
+  seqs.reserve(items.size());
+  for (const auto& item : items) {
+    seqs.push_back(std::to_string(item.seq));
+  }
   for (int attempt = 0;; ++attempt) {
-    for (const auto& item : items) {
-      const std::string seq = std::to_string(item.seq);
-      std::vector<const char*> argv{
-          "EVALSHA",    sha_.c_str(),  "3",         settings_.stream.c_str(), hwm.c_str(),
-          idmp.c_str(), epoch.c_str(), seq.c_str(), maxlen.c_str(),           confirmed_s.c_str()};
-      std::vector<size_t> lens;
-      lens.reserve(argv.size() + 2 * item.fields.size());
-      for (const char* a : argv) {
-        lens.push_back(std::strlen(a));
+    std::vector<redis::Argv> commands;
+    commands.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      redis::Argv& argv = commands.emplace_back();
+      argv.reserve(10 + 2 * items[i].fields.size());
+      argv.insert(argv.end(), {"EVALSHA", sha_, "3", settings_.stream, hwm, idmp, epoch, seqs[i],
+                               maxlen, confirmed_s});
+      for (const auto& f : items[i].fields) {
+        argv.push_back(f.name);
+        argv.push_back(f.value);
       }
-      for (const auto& f : item.fields) {
-        argv.push_back(f.name.data());
-        lens.push_back(f.name.size());
-        argv.push_back(f.value.data());
-        lens.push_back(f.value.size());
-      }
-      if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
-          REDIS_OK) {
-        return error(std::string("EVALSHA: ") + ctx_->errstr);
-      }
+    }
+    auto replies = conn_->pipeline(commands);
+    if (!replies) {
+      return replies.error();
     }
     std::vector<XaddResult> out;
     out.reserve(items.size());
     bool noscript = false;
     std::optional<Error> failed;
-    for (const auto& item : items) {
-      void* raw = nullptr;
-      if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
-        return error(std::string("EVALSHA: ") + ctx_->errstr);
-      }
-      const ReplyPtr r(static_cast<redisReply*>(raw), &freeReplyObject);
-      if (r->type == REDIS_REPLY_ERROR) {
-        const std::string text = reply_text(r.get());
-        if (text.starts_with("NOSCRIPT")) {
-          noscript = true;
-        } else if (!failed) {
-          failed = error("EVALSHA failed: " + text);
-        }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const redisReply* r = (*replies)[i].get();
+      if (redis::is_error_code(r, "NOSCRIPT")) {
+        noscript = true;
         continue;
       }
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-          r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING) {
+      if (redis::is_error(r)) {
         if (!failed) {
-          failed = error("unexpected EVALSHA reply");
+          failed = redis::server_error(fmt::format("EVALSHA at {}", conn_->endpoint()), r);
         }
         continue;
       }
-      out.push_back({item.seq, reply_text(r->element[1]), r->element[0]->integer == 1});
+      const auto parts = redis::elements(r);
+      if (parts.size() != 2 || !redis::integer(parts[0]) || !redis::is_string(parts[1])) {
+        if (!failed) {
+          failed = redis::shape_error("EVALSHA: expected [added, id]");
+        }
+        continue;
+      }
+      out.push_back(
+          {items[i].seq, std::string(redis::text(parts[1])), *redis::integer(parts[0]) == 1});
     }
     if (failed) {
       return *failed;
@@ -207,7 +131,8 @@ Result<std::vector<XaddResult>> RedisStream::publish(const std::string& epoch,
       return out;
     }
     if (attempt > 0) {
-      return error("NOSCRIPT again right after SCRIPT LOAD");
+      return make_error(ErrorKind::server, "redis", "NOSCRIPT again right after SCRIPT LOAD",
+                        "NOSCRIPT");
     }
     if (auto l = load_script(); !l) {
       return l.error();

@@ -1,8 +1,6 @@
 // The durable path end to end: runtime-manager with its default sink, real containers, and Redis,
 // PostgreSQL and the daemon itself each killed once in the middle. The stream must hold every
 // expected event exactly once, valid by the contract, and each snapshot the game's latest event.
-#include <hiredis/hiredis.h>
-#include <libpq-fe.h>
 
 #include <algorithm>
 #include <map>
@@ -10,6 +8,7 @@
 #include <set>
 
 #include "daemon.hpp"
+#include "galaxy/testsupport/backends.hpp"
 
 namespace {
 
@@ -26,16 +25,12 @@ class DurableTest : public DaemonTest {
   void SetUp() override {
     DaemonTest::SetUp();
     services_state_ = ts::require_env("GALAXY_STATE_DIR");
-    const std::string redis_url = ts::require_env("GALAXY_REDIS_URL");
+    redis_url_ = ts::require_env("GALAXY_REDIS_URL");
     const std::string pg_url = ts::require_env("GALAXY_POSTGRES_URL");
-    // redis://127.0.0.1:PORT as scripts/services writes it.
-    const auto colon = redis_url.rfind(':');
-    redis_host_ = redis_url.substr(8, colon - 8);
-    redis_port_ = std::stoi(redis_url.substr(colon + 1));
     stream_ = "itest:" + std::to_string(::getpid()) + ":durable";
     db_ = "rm_itest_" + std::to_string(::getpid());
     admin_url_ = pg_url;
-    db_url_ = pg_url.substr(0, pg_url.rfind('/')) + "/" + db_;
+    db_url_ = ts::with_database(pg_url, db_);
     sql(admin_url_, "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
     sql(admin_url_, "CREATE DATABASE " + db_);
     redis({"DEL", stream_, stream_ + ":hwm", stream_ + ":idmp"});
@@ -57,65 +52,19 @@ class DurableTest : public DaemonTest {
     ASSERT_EQ(r.exit_code, 0) << verb << " " << which << ": " << r.output;
   }
 
-  static std::vector<std::vector<std::string>> sql(const std::string& url, const std::string& q) {
-    std::unique_ptr<PGconn, decltype(&PQfinish)> c(
-        PQconnectdb((url + "?connect_timeout=10").c_str()), &PQfinish);
-    if (PQstatus(c.get()) != CONNECTION_OK) {
-      throw std::runtime_error("PostgreSQL: " + std::string(PQerrorMessage(c.get())));
-    }
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c.get(), q.c_str()), &PQclear);
-    const auto st = PQresultStatus(r.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      throw std::runtime_error(q + ": " + PQresultErrorMessage(r.get()));
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      auto& row = rows.emplace_back();
-      for (int j = 0; j < PQnfields(r.get()); ++j) {
-        row.emplace_back(PQgetvalue(r.get(), i, j));
-      }
-    }
-    return rows;
-  }
+  static ts::SqlRows sql(const std::string& url, const std::string& q) { return ts::sql(url, q); }
 
-  // One command; nullptr-safe. Throws when Redis cannot be reached.
-  std::unique_ptr<redisReply, decltype(&freeReplyObject)> redis(std::vector<std::string> args) {
-    timeval tv{5, 0};
-    std::unique_ptr<redisContext, decltype(&redisFree)> c(
-        redisConnectWithTimeout(redis_host_.c_str(), redis_port_, tv), &redisFree);
-    if (!c || c->err) {
-      throw std::runtime_error("Redis: cannot connect");
-    }
-    redisSetTimeout(c.get(), tv);
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    auto* reply = static_cast<redisReply*>(
-        redisCommandArgv(c.get(), static_cast<int>(args.size()), argv.data(), lens.data()));
-    if (reply == nullptr) {
-      throw std::runtime_error("Redis: no reply");
-    }
-    return {reply, &freeReplyObject};
+  void redis(const std::vector<std::string>& args) const {
+    (void)ts::redis_command(redis_url_, args);
   }
 
   std::vector<Entry> read_stream() {
-    auto r = redis({"XRANGE", stream_, "-", "+"});
     std::vector<Entry> out;
-    for (std::size_t i = 0; i < r->elements; ++i) {
-      const redisReply* e = r->element[i];
-      std::vector<contract::EntryFieldView> fields;
-      const redisReply* kv = e->element[1];
-      for (std::size_t k = 0; k + 1 < kv->elements; k += 2) {
-        fields.push_back({{kv->element[k]->str, kv->element[k]->len},
-                          {kv->element[k + 1]->str, kv->element[k + 1]->len}});
-      }
-      auto ev = contract::decode_entry(std::span<const contract::EntryFieldView>(fields));
-      EXPECT_TRUE(ev) << "entry " << e->element[0]->str << ": " << ev.error().message();
+    for (const auto& [id, fields] : ts::read_stream(redis_url_, stream_)) {
+      auto ev = contract::decode_entry(fields);
+      EXPECT_TRUE(ev) << "entry " << id << ": " << ev.error().message();
       if (ev) {
-        out.push_back({e->element[0]->str, *ev});
+        out.push_back({id, *ev});
       }
     }
     return out;
@@ -148,8 +97,7 @@ class DurableTest : public DaemonTest {
   }
 
   std::string services_state_;
-  std::string redis_host_;
-  int redis_port_ = 0;
+  std::string redis_url_;
   std::string stream_;
   std::string db_;
   std::string admin_url_;

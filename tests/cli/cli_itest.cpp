@@ -1,6 +1,5 @@
 // The built galaxy-health binary against the dev Redis and PostgreSQL.
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -11,6 +10,7 @@
 #include <sstream>
 
 #include "consumer/itest_support.hpp"
+#include "galaxy/testsupport/backends.hpp"
 #include "galaxy/testsupport/process.hpp"
 
 namespace galaxy::consumer::itest {
@@ -194,49 +194,37 @@ TEST_F(CliItest, AnUnreachableRedisIsAFailureWithoutThePassword) {
   EXPECT_NE(out.output.find("***"), std::string::npos) << out.output;
 }
 
-struct PgDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-
-void exec_sql(PGconn* pg, const std::string& sql) {
-  const std::unique_ptr<PGresult, PgDeleter> r(PQexec(pg, sql.c_str()));
-  const auto status = PQresultStatus(r.get());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    throw std::runtime_error(sql + ": " + PQerrorMessage(pg));
-  }
-}
-
 TEST_F(CliItest, SnapshotReadsHealthSnapshots) {
   // A database of its own: the shared one belongs to the daemon's migrations, and a table made
   // here by hand would stand in their way.
   const auto admin_url = testsupport::require_env("GALAXY_POSTGRES_URL");
   const std::string db = "snap_itest_" + std::to_string(::getpid());
-  const std::unique_ptr<PGconn, PgDeleter> admin(PQconnectdb(admin_url.c_str()));
-  ASSERT_EQ(PQstatus(admin.get()), CONNECTION_OK) << PQerrorMessage(admin.get());
-  exec_sql(admin.get(), "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-  exec_sql(admin.get(), "CREATE DATABASE " + db);
-  const std::string url = admin_url.substr(0, admin_url.rfind('/')) + "/" + db;
+  testsupport::sql(admin_url, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+  testsupport::sql(admin_url, "CREATE DATABASE " + db);
+  const std::string url = testsupport::with_database(admin_url, db);
   struct DropDb {
-    PGconn* admin;
+    std::string admin;
     std::string db;
     ~DropDb() {
-      PQclear(PQexec(admin, ("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)").c_str()));
+      try {
+        testsupport::sql(admin, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+      } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): best-effort cleanup
+      }
     }
-  } drop{admin.get(), db};
-  const std::unique_ptr<PGconn, PgDeleter> pg(PQconnectdb(url.c_str()));
-  ASSERT_EQ(PQstatus(pg.get()), CONNECTION_OK) << PQerrorMessage(pg.get());
-  exec_sql(pg.get(),
-           "CREATE TABLE IF NOT EXISTS health_snapshots(game_id text primary key, container_id "
-           "text, event_type text, occurred_at_ms bigint, details jsonb, stream_id text, seq "
-           "bigint, updated_at timestamptz)");
+  } drop{admin_url, db};
+  testsupport::sql(
+      url,
+      "CREATE TABLE IF NOT EXISTS health_snapshots(game_id text primary key, container_id "
+      "text, event_type text, occurred_at_ms bigint, details jsonb, stream_id text, seq "
+      "bigint, updated_at timestamptz)");
   const std::string g1 = stream_ + ":g1";
   const std::string g2 = stream_ + ":g2";
-  exec_sql(pg.get(), "INSERT INTO health_snapshots VALUES ('" + g1 +
-                         "', 'c1', 'probe_failed', 1775121810000, "
-                         "'{\"consecutive_failures\":3,\"last_status\":0,\"last_error\":\"x\"}', "
-                         "'1-0', 7, '2026-04-02T09:23:31Z'), ('" +
-                         g2 + "', 'c2', 'container_disappeared', 5, '{}', '2-0', 8, now())");
+  testsupport::sql(url,
+                   "INSERT INTO health_snapshots VALUES ('" + g1 +
+                       "', 'c1', 'probe_failed', 1775121810000, "
+                       "'{\"consecutive_failures\":3,\"last_status\":0,\"last_error\":\"x\"}', "
+                       "'1-0', 7, '2026-04-02T09:23:31Z'), ('" +
+                       g2 + "', 'c2', 'container_disappeared', 5, '{}', '2-0', 8, now())");
   const auto out = testsupport::run(
       {GALAXY_HEALTH_BIN, "--postgres-url", url, "snapshot", g1, g2, "--json"}, 60s);
   const auto table =

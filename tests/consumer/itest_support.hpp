@@ -13,8 +13,9 @@
 #include <vector>
 
 #include "galaxy/consumer/consumer.hpp"
-#include "galaxy/consumer/redis.hpp"
 #include "galaxy/contract/codec.hpp"
+#include "galaxy/redis/connection.hpp"
+#include "galaxy/redis/stream_reply.hpp"
 #include "galaxy/testsupport/http.hpp"
 #include "galaxy/testsupport/wait.hpp"
 

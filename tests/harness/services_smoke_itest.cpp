@@ -1,14 +1,10 @@
 // The three services the integration tests need answer where the harness env says they are.
 // A missing variable or a service that does not answer is a failure, never a skip.
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
-#include <libpq-fe.h>
 
-#include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
-#include <memory>
 #include <string>
 
+#include "galaxy/testsupport/backends.hpp"
 #include "galaxy/testsupport/http.hpp"
 
 namespace {
@@ -30,43 +26,17 @@ TEST(ServicesSmoke, DockerAnswersPingOverDockerHost) {
 
 TEST(ServicesSmoke, RedisAnswersPing) {
   const std::string url = require_env("GALAXY_REDIS_URL");
-  const auto parsed = boost::urls::parse_uri(url);
-  ASSERT_TRUE(parsed) << "GALAXY_REDIS_URL is not a URL: " << url;
-  ASSERT_EQ(parsed->scheme(), "redis") << url;
-  const std::string host = parsed->host();
-  const int port = parsed->has_port() ? parsed->port_number() : 6379;
-
-  const timeval deadline{5, 0};
-  const std::unique_ptr<redisContext, decltype(&redisFree)> ctx(
-      redisConnectWithTimeout(host.c_str(), port, deadline), &redisFree);
-  ASSERT_NE(ctx, nullptr) << "out of memory connecting to redis";
-  ASSERT_EQ(ctx->err, 0) << "redis at " << url << ": " << ctx->errstr;
-  ASSERT_EQ(redisSetTimeout(ctx.get(), deadline), REDIS_OK);
-  const std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(
-      static_cast<redisReply*>(redisCommand(ctx.get(), "PING")), &freeReplyObject);
-  ASSERT_NE(reply, nullptr) << "redis at " << url << " did not answer PING: " << ctx->errstr;
-  ASSERT_EQ(reply->type, REDIS_REPLY_STATUS);
-  EXPECT_EQ(std::string(reply->str, reply->len), "PONG");
+  ASSERT_TRUE(url.starts_with("redis://")) << "GALAXY_REDIS_URL is not a redis:// URL: " << url;
+  const auto reply = galaxy::testsupport::redis_command(url, {"PING"});
+  EXPECT_EQ(galaxy::redis::text(reply.get()), "PONG");
 }
 
 TEST(ServicesSmoke, PostgresAnswersSelectOne) {
   const std::string url = require_env("GALAXY_POSTGRES_URL");
-  auto parsed = boost::urls::parse_uri(url);
-  ASSERT_TRUE(parsed) << "GALAXY_POSTGRES_URL is not a URL: " << url;
-  boost::urls::url bounded(*parsed);
-  bounded.params().set("connect_timeout", "5");
-  // libpq wants the '=' inside the value percent-encoded.
-  bounded.encoded_params().set("options", "-c%20statement_timeout%3D10000");
-
-  const std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(bounded.c_str()), &PQfinish);
-  ASSERT_NE(conn, nullptr);
-  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK)
-      << "postgres at " << url << ": " << PQerrorMessage(conn.get());
-  const std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn.get(), "SELECT 1"),
-                                                             &PQclear);
-  ASSERT_EQ(PQresultStatus(result.get()), PGRES_TUPLES_OK) << PQerrorMessage(conn.get());
-  ASSERT_EQ(PQntuples(result.get()), 1);
-  EXPECT_STREQ(PQgetvalue(result.get(), 0, 0), "1");
+  ASSERT_TRUE(url.starts_with("postgresql://")) << "GALAXY_POSTGRES_URL is not a URL: " << url;
+  const auto rows = galaxy::testsupport::sql(url, "SELECT 1");
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows[0].at(0), "1");
 }
 
 }  // namespace

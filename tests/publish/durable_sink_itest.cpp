@@ -5,15 +5,11 @@
 // private instances started here when a test must kill them.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
-#include <libpq-fe.h>
 #include <pwd.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/json/parse.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +22,8 @@
 #include "galaxy/publish/durable_sink.hpp"
 #include "galaxy/publish/pg_outbox.hpp"
 #include "galaxy/publish/redis_stream.hpp"
+#include "galaxy/redis/connection.hpp"
+#include "galaxy/testsupport/backends.hpp"
 #include "galaxy/testsupport/http.hpp"
 #include "galaxy/testsupport/net.hpp"
 #include "galaxy/testsupport/process.hpp"
@@ -45,32 +43,11 @@ std::string unique_name(const std::string& prefix) {
   return prefix + std::to_string(::getpid()) + "_" + std::to_string(++g_counter);
 }
 
-using Rows = std::vector<std::vector<std::string>>;
+using Rows = testsupport::SqlRows;
+using testsupport::with_database;
 
 Rows pg_query(const std::string& url, const std::string& sql) {
-  const std::unique_ptr<PGconn, decltype(&PQfinish)> c(PQconnectdb(url.c_str()), &PQfinish);
-  if (PQstatus(c.get()) != CONNECTION_OK) {
-    throw std::runtime_error("postgres at " + redact_url(url) + ": " + PQerrorMessage(c.get()));
-  }
-  const std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c.get(), sql.c_str()), &PQclear);
-  const auto st = PQresultStatus(r.get());
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    throw std::runtime_error(sql + ": " + PQerrorMessage(c.get()));
-  }
-  Rows rows;
-  for (int i = 0; i < PQntuples(r.get()); ++i) {
-    rows.emplace_back();
-    for (int j = 0; j < PQnfields(r.get()); ++j) {
-      rows.back().emplace_back(PQgetvalue(r.get(), i, j));
-    }
-  }
-  return rows;
-}
-
-std::string with_database(const std::string& url, const std::string& db) {
-  boost::urls::url u(boost::urls::parse_uri(url).value());
-  u.set_path("/" + db);
-  return std::string(u.buffer());
+  return testsupport::sql(url, sql);
 }
 
 // CREATE DATABASE t_<pid>_<n> on the shared server; dropped at the end.
@@ -92,77 +69,37 @@ struct FreshDb {
   FreshDb& operator=(const FreshDb&) = delete;
 };
 
+// A connection of the test's own (one per client, like the daemon's relay).
 class RedisClient {
  public:
-  explicit RedisClient(const std::string& url) {
-    ep_ = parse_redis_url(url).value();
-    connect();
-  }
-  ~RedisClient() { redisFree(c_); }
-  RedisClient(const RedisClient&) = delete;
-  RedisClient& operator=(const RedisClient&) = delete;
+  explicit RedisClient(std::string url)
+      : url_(std::move(url)),
+        c_(redis::Connection::open(parse_redis_url(url_).value(), 10s, 10s).value()) {}
 
-  std::unique_ptr<redisReply, decltype(&freeReplyObject)> cmd(const std::vector<std::string>& a) {
-    std::vector<const char*> p;
-    std::vector<size_t> l;
-    for (const auto& s : a) {
-      p.push_back(s.data());
-      l.push_back(s.size());
+  redis::ReplyPtr cmd(const std::vector<std::string>& argv) {
+    auto r = c_.command(argv);
+    if (!r) {
+      throw std::runtime_error(r.error().message());
     }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(c_, static_cast<int>(a.size()), p.data(), l.data()));
-    if (r == nullptr) {
-      throw std::runtime_error(std::string("redis: ") + c_->errstr);
-    }
-    return {r, &freeReplyObject};
+    return std::move(*r);
   }
 
   // Every entry of the stream, decoded with the contract codec; a bad entry fails the test.
   std::vector<std::pair<std::string, Event>> read_stream(const std::string& key) {
     std::vector<std::pair<std::string, Event>> out;
-    std::string start = "-";
-    for (;;) {
-      auto r = cmd({"XRANGE", key, start, "+", "COUNT", "1000"});
-      if (r->type != REDIS_REPLY_ARRAY) {
-        throw std::runtime_error("XRANGE failed");
+    for (auto& [id, fields] : testsupport::read_stream(url_, key)) {
+      auto ev = contract::decode_entry(fields);
+      if (!ev) {
+        throw std::runtime_error("entry " + id + " breaks the contract: " + ev.error().message());
       }
-      if (r->elements == 0) {
-        return out;
-      }
-      for (std::size_t i = 0; i < r->elements; ++i) {
-        const auto* entry = r->element[i];
-        const std::string id(entry->element[0]->str, entry->element[0]->len);
-        contract::EntryFields fields;
-        const auto* kv = entry->element[1];
-        for (std::size_t j = 0; j + 1 < kv->elements; j += 2) {
-          fields.push_back({std::string(kv->element[j]->str, kv->element[j]->len),
-                            std::string(kv->element[j + 1]->str, kv->element[j + 1]->len)});
-        }
-        auto ev = contract::decode_entry(fields);
-        if (!ev) {
-          throw std::runtime_error("entry " + id + " breaks the contract: " + ev.error().message());
-        }
-        out.emplace_back(id, *ev);
-        start = "(" + id;
-      }
+      out.emplace_back(id, *ev);
     }
+    return out;
   }
 
  private:
-  void connect() {
-    c_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port, timeval{10, 0});
-    if (c_ == nullptr || c_->err != 0) {
-      redisFree(c_);  // the destructor does not run when the constructor throws
-      c_ = nullptr;
-      throw std::runtime_error("redis at " + ep_.redacted() + " does not answer");
-    }
-    redisSetTimeout(c_, timeval{10, 0});
-    if (!ep_.password.empty()) {
-      cmd({"AUTH", ep_.password});
-    }
-  }
-  RedisEndpoint ep_;
-  redisContext* c_ = nullptr;
+  std::string url_;
+  redis::Connection c_;
 };
 
 // A unique stream key on the shared Redis, deleted (with its dedupe keys) at the end.
@@ -222,7 +159,7 @@ class PrivateRedis {
     const bool up = eventually(
         [&] {
           try {
-            return RedisClient(url(password_)).cmd({"PING"})->type == REDIS_REPLY_STATUS;
+            return redis::text(RedisClient(url(password_)).cmd({"PING"}).get()) == "PONG";
           } catch (const std::exception&) {
             return false;
           }
@@ -487,7 +424,7 @@ TEST(DurableSinkIT, ReplayedRelayStepAndRecommittedBatchAddNothing) {
   FreshDb db;
   FreshStream stream;
   RedisClient redis(stream.url);
-  PgOutbox pg(parse_postgres_target(db.url).value(), 10s);
+  PgOutbox pg(pg::parse_target(db.url).value(), 10s);
   ASSERT_TRUE(pg.connect());
   Batch batch;
   batch.number = 1;
@@ -545,11 +482,11 @@ TEST(DurableSinkIT, RecommitOnAFreshConnectionAbortsThenTheNextBatchCommits) {
     batch.events.push_back({"game-" + std::to_string(i), "c", i, details_for(i)});
   }
   {
-    PgOutbox first(parse_postgres_target(db.url).value(), 10s);
+    PgOutbox first(pg::parse_target(db.url).value(), 10s);
     ASSERT_TRUE(first.connect());
     ASSERT_TRUE(first.commit(batch, "writer-a"));
   }
-  PgOutbox pg(parse_postgres_target(db.url).value(), 10s);
+  PgOutbox pg(pg::parse_target(db.url).value(), 10s);
   ASSERT_TRUE(pg.connect());
   auto again = pg.commit(batch, "writer-a");
   ASSERT_TRUE(again) << again.error().message();

@@ -10,13 +10,14 @@
 #include "galaxy/cli/render.hpp"
 #include "galaxy/common/clock.hpp"
 #include "galaxy/consumer/consumer.hpp"
-#include "galaxy/consumer/redis.hpp"
 #include "galaxy/contract/codec.hpp"
+#include "galaxy/redis/connection.hpp"
+#include "galaxy/redis/stream_reply.hpp"
 
 namespace galaxy::cli {
 
 // The commands are built on the consumer SDK.
-namespace redis = consumer::redis;
+namespace redis = galaxy::redis;
 using consumer::Consumer;
 using consumer::ConsumerOptions;
 using consumer::Delivery;

@@ -1,6 +1,5 @@
-// galaxy-health snapshot: the health_snapshots table through libpq.
+// galaxy-health snapshot: the health_snapshots table through galaxy::pg.
 #include <fmt/format.h>
-#include <libpq-fe.h>
 
 #include <boost/json.hpp>
 #include <memory>
@@ -8,24 +7,11 @@
 
 #include "galaxy/cli/commands.hpp"
 #include "galaxy/cli/render.hpp"
+#include "galaxy/pg/conn.hpp"
 
 namespace galaxy::cli {
 
 namespace {
-
-struct PgDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-
-// libpq's messages name host and user, never the password.
-std::string pg_message(PGconn* c) {
-  std::string m = PQerrorMessage(c);
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) {
-    m.pop_back();
-  }
-  return m;
-}
 
 enum Column : std::uint8_t {
   kGame,
@@ -47,47 +33,46 @@ int snapshot(const Connection& conn, const SnapshotOptions& options, std::ostrea
     err << "galaxy-health snapshot: --postgres-url (or GALAXY_POSTGRES_URL) is required\n";
     return kExitUsage;
   }
-  // Later keywords override what the URL says: every call gets our deadlines.
-  const std::string connect_s = std::to_string(std::max<std::int64_t>(
-      1, std::chrono::duration_cast<std::chrono::seconds>(conn.connect_timeout).count()));
-  const std::string statement =
-      fmt::format("-c statement_timeout={}", conn.command_timeout.count());
-  const char* keys[] = {"dbname", "connect_timeout", "options", nullptr};
-  const char* values[] = {conn.postgres_url.c_str(), connect_s.c_str(), statement.c_str(), nullptr};
-  const std::unique_ptr<PGconn, PgDeleter> pg(PQconnectdbParams(keys, values, 1));
-  if (!pg || PQstatus(pg.get()) != CONNECTION_OK) {
-    err << "galaxy-health snapshot: connecting to PostgreSQL: "
-        << (pg ? pg_message(pg.get()) : "out of memory") << "\n";
+  pg::ConnectSettings settings;
+  settings.connect_timeout = std::chrono::ceil<std::chrono::seconds>(conn.connect_timeout);
+  settings.statement_timeout = conn.command_timeout;
+  settings.application_name = "galaxy-health";
+  auto target = pg::parse_target(conn.postgres_url, settings);
+  if (!target) {
+    err << "galaxy-health snapshot: --postgres-url: " << target.error().reason << "\n";
+    return kExitUsage;
+  }
+  auto pg = pg::Conn::open(*target, conn.command_timeout);
+  if (!pg) {
+    err << "galaxy-health snapshot: " << pg.error().reason << "\n";
     return kExitFailure;
   }
-  std::string sql =
+  pg::Query q{
       "SELECT game_id, container_id, event_type, occurred_at_ms::text, details::text, stream_id, "
       "seq::text, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-      "FROM health_snapshots";
-  std::vector<const char*> params;
+      "FROM health_snapshots",
+      {}};
   for (std::size_t i = 0; i < options.games.size(); ++i) {
-    sql += fmt::format("{}${}", i == 0 ? " WHERE game_id IN (" : ", ", i + 1);
-    params.push_back(options.games[i].c_str());
+    q.sql += fmt::format("{}${}", i == 0 ? " WHERE game_id IN (" : ", ", i + 1);
+    q.params.push_back(options.games[i]);
   }
-  sql += options.games.empty() ? " ORDER BY game_id" : ") ORDER BY game_id";
-  const std::unique_ptr<PGresult, PgDeleter> res(
-      PQexecParams(pg.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(),
-                   nullptr, nullptr, 0));
-  if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK) {
-    err << "galaxy-health snapshot: " << pg_message(pg.get()) << "\n";
+  q.sql += options.games.empty() ? " ORDER BY game_id" : ") ORDER BY game_id";
+  auto res = pg->query(q);
+  if (!res) {
+    err << "galaxy-health snapshot: " << res.error().reason << "\n";
     return kExitFailure;
   }
   auto cell = [&res](int row, int col) -> std::optional<std::string> {
-    if (PQgetisnull(res.get(), row, col) != 0) {
+    if (res->null(row, col)) {
       return std::nullopt;
     }
-    return std::string(PQgetvalue(res.get(), row, col));
+    return std::string(res->text(row, col));
   };
   Table table{{"GAME", "CONTAINER", "TYPE", "OCCURRED (UTC)", "DETAILS", "STREAM ID", "SEQ",
                "UPDATED (UTC)"},
               {}};
   std::set<std::string> found;
-  const int rows = PQntuples(res.get());
+  const int rows = res->size();
   for (int r = 0; r < rows; ++r) {
     found.insert(cell(r, kGame).value_or(""));
     if (options.json) {

@@ -5,11 +5,12 @@
 
 #include "galaxy/cli/commands.hpp"
 #include "galaxy/cli/render.hpp"
-#include "galaxy/consumer/redis.hpp"
+#include "galaxy/redis/connection.hpp"
+#include "galaxy/redis/stream_reply.hpp"
 
 namespace galaxy::cli {
 
-namespace redis = consumer::redis;
+namespace redis = galaxy::redis;
 
 namespace {
 

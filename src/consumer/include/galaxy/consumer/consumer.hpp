@@ -29,8 +29,9 @@
 #include "galaxy/common/clock.hpp"
 #include "galaxy/consumer/backoff.hpp"
 #include "galaxy/consumer/options.hpp"
-#include "galaxy/consumer/redis.hpp"
 #include "galaxy/contract/event.hpp"
+#include "galaxy/redis/connection.hpp"
+#include "galaxy/redis/stream_reply.hpp"
 
 namespace spdlog {
 class logger;

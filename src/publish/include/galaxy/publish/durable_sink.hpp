@@ -25,7 +25,7 @@
 #include "galaxy/common/redis_url.hpp"
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/sink.hpp"
-#include "galaxy/publish/endpoints.hpp"
+#include "galaxy/pg/target.hpp"
 #include "galaxy/publish/redis_stream.hpp"
 #include "galaxy/publish/transition_queue.hpp"
 
@@ -109,7 +109,7 @@ class DurableSink final : public contract::TransitionSink {
 
   DurableSinkSettings settings_;
   RedisEndpoint redis_;
-  PgTarget pg_;
+  pg::Target pg_;
   std::string writer_id_;
 
   mutable std::mutex mu_;

@@ -1,7 +1,6 @@
-// The PostgreSQL side of delivery over one libpq connection (not thread-safe: the writer and the
-// relay each own one). Every call has a deadline: connect_timeout for connecting, and io_timeout
-// for each round trip (the socket is non-blocking and polled), plus the server's
-// statement_timeout.
+// The PostgreSQL side of delivery over one pg::Conn (not thread-safe: the writer and the relay
+// each own one). Every call has a deadline: connect_timeout for connecting, and io_timeout for
+// each round trip, plus the server's statement_timeout.
 #pragma once
 
 #include <chrono>
@@ -14,7 +13,8 @@
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/event.hpp"
 #include "galaxy/contract/sink.hpp"
-#include "galaxy/publish/endpoints.hpp"
+#include "galaxy/pg/conn.hpp"
+#include "galaxy/pg/target.hpp"
 #include "galaxy/publish/transition_queue.hpp"
 
 namespace galaxy::publish {
@@ -31,11 +31,9 @@ struct RelayedRow {
   std::string stream_id;
 };
 
-class PgConn;
-
 class PgOutbox {
  public:
-  PgOutbox(PgTarget target, std::chrono::milliseconds io_timeout);
+  PgOutbox(pg::Target target, std::chrono::milliseconds io_timeout);
   ~PgOutbox();
   PgOutbox(const PgOutbox&) = delete;
   PgOutbox& operator=(const PgOutbox&) = delete;
@@ -65,9 +63,11 @@ class PgOutbox {
   Result<std::int64_t> outbox_size();
 
  private:
-  PgTarget target_;
+  Result<pg::Rows> single(const pg::Query& q);
+
+  pg::Target target_;
   std::chrono::milliseconds io_timeout_;
-  std::unique_ptr<PgConn> conn_;
+  std::optional<pg::Conn> conn_;
 };
 
 }  // namespace galaxy::publish

@@ -1,6 +1,5 @@
 // The Redis side of delivery: idempotent XADD of outbox rows through a Lua script, pipelined,
-// over one blocking hiredis context whose every call is bounded (redisConnectWithTimeout,
-// redisSetTimeout). Not thread-safe: the relay thread owns it.
+// over one redis::Connection (every call bounded). Not thread-safe: the relay thread owns it.
 //
 // Dedupe (Redis 7.0 has no XADD IDMP): beside the stream, `<stream>:hwm` (a hash: epoch, seq,
 // id) holds the last seq added and `<stream>:idmp` (a ZSET, score seq, member entry ID) the
@@ -8,22 +7,20 @@
 // added again; its entry ID comes from the window. The epoch identifies the database the seqs
 // come from, so a recreated database (seq restarting at 1) is not mistaken for replays.
 //
-// hiredis 0.14 writes with write(): a caller outside DurableSink's threads (which block it) must
-// block or ignore SIGPIPE, or a write to a Redis that just died kills the process.
+// A caller outside DurableSink's threads (which block it) must block or ignore SIGPIPE: see
+// galaxy/redis/connection.hpp.
 #pragma once
-
-#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "galaxy/common/redis_url.hpp"
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/codec.hpp"
-#include "galaxy/publish/endpoints.hpp"
+#include "galaxy/redis/connection.hpp"
 
 namespace galaxy::publish {
 
@@ -59,7 +56,7 @@ class RedisStream {
 
   // Connects, AUTHs, SELECTs and loads the script.
   Result<void> connect();
-  bool connected() const { return ctx_ != nullptr; }
+  bool connected() const { return conn_ && !conn_->broken(); }
   void disconnect();
 
   // Adds the items in order, all in flight at once. `confirmed` is the highest seq PostgreSQL
@@ -72,12 +69,11 @@ class RedisStream {
 
  private:
   Result<void> load_script();
-  Error error(const std::string& what) const;
 
   RedisEndpoint endpoint_;
   StreamSettings settings_;
   std::string sha_;
-  redisContext* ctx_ = nullptr;
+  std::optional<redis::Connection> conn_;
 };
 
 }  // namespace galaxy::publish

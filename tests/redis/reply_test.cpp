@@ -1,13 +1,15 @@
-// The stream reply readers, fed replies that hiredis's own reader builds from RESP bytes as Redis
+// The reply readers, fed replies that hiredis's own reader builds from RESP bytes as Redis
 // sends them.
+#include "galaxy/redis/reply.hpp"
+
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
-#include "galaxy/consumer/redis.hpp"
+#include "galaxy/redis/stream_reply.hpp"
 
 namespace {
 
-namespace redis = galaxy::consumer::redis;
+namespace redis = galaxy::redis;
 
 redis::ReplyPtr resp(std::string_view bytes) {
   redisReader* reader = redisReaderCreate();
@@ -91,6 +93,27 @@ TEST(ReplyHelpers, ErrorCodes) {
   EXPECT_FALSE(redis::is_error_code(busy.get(), "BUSY"));
   EXPECT_EQ(redis::integer(resp(":7\r\n").get()), 7);
   EXPECT_FALSE(redis::integer(resp("+OK\r\n").get()));
+  EXPECT_EQ(redis::error_code(busy.get()), "BUSYGROUP");
+  EXPECT_EQ(redis::error_code(resp("-ERR\r\n").get()), "ERR");
+  EXPECT_EQ(redis::error_code(resp("+OK\r\n").get()), "");
+}
+
+TEST(ReplyHelpers, AServerErrorCarriesKindAndCode) {
+  const auto r = resp("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  const galaxy::Error e = redis::server_error("LPUSH k", r.get());
+  EXPECT_EQ(e.kind, galaxy::ErrorKind::server);
+  EXPECT_EQ(e.code, "WRONGTYPE");
+  EXPECT_EQ(e.path, "redis");
+  EXPECT_EQ(e.reason, "LPUSH k: WRONGTYPE Operation against a key holding the wrong kind of value");
+  EXPECT_EQ(redis::shape_error("x").kind, galaxy::ErrorKind::protocol);
+}
+
+TEST(ReplyHelpers, InfoFieldsFlattenPairs) {
+  const auto r = resp("*4\r\n$6\r\nlength\r\n:3\r\n$6\r\ngroups\r\n:1\r\n");
+  const auto fields = redis::info_fields(r.get());
+  ASSERT_EQ(fields.size(), 2U);
+  EXPECT_EQ(fields[0].name, "length");
+  EXPECT_EQ(redis::integer(fields[1].value), 1);
 }
 
 }  // namespace

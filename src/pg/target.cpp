@@ -1,16 +1,15 @@
-#include "galaxy/publish/endpoints.hpp"
+#include "galaxy/pg/target.hpp"
 
 #include <libpq-fe.h>
 
-#include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
+#include <algorithm>
+#include <charconv>
 #include <memory>
 #include <set>
 
-namespace galaxy::publish {
+namespace galaxy::pg {
 
-Result<PgTarget> parse_postgres_target(std::string_view url_or_conninfo,
-                                       const PgConnectSettings& settings) {
+Result<Target> parse_target(std::string_view url_or_conninfo, const ConnectSettings& settings) {
   char* err = nullptr;
   const std::string text(url_or_conninfo);
   const std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> opts(
@@ -23,7 +22,8 @@ Result<PgTarget> parse_postgres_target(std::string_view url_or_conninfo,
     }
     return make_error("/", "not a PostgreSQL URI or conninfo string: " + why);
   }
-  PgTarget t;
+  Target t;
+  t.connect_timeout = settings.connect_timeout;
   std::set<std::string> given;
   std::string options;
   for (const auto* o = opts.get(); o->keyword != nullptr; ++o) {
@@ -32,6 +32,18 @@ Result<PgTarget> parse_postgres_target(std::string_view url_or_conninfo,
     }
     const std::string key = o->keyword;
     given.insert(key);
+    if (key == "connect_timeout") {
+      long seconds = 0;
+      const std::string_view v(o->val);
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+      if (ec != std::errc() || end != v.data() + v.size() || seconds < 0) {
+        return make_error("/connect_timeout", "must be a whole number of seconds");
+      }
+      // libpq's own reading: 0 means none; ours always has a deadline, so 0 keeps the default.
+      if (seconds > 0) {
+        t.connect_timeout = std::chrono::seconds(std::max(2L, seconds));
+      }
+    }
     if (key == "password") {
       t.password = o->val;
     } else if (key == "options") {
@@ -55,6 +67,12 @@ Result<PgTarget> parse_postgres_target(std::string_view url_or_conninfo,
   add_default("keepalives_interval", "2");
   add_default("keepalives_count", "3");
   add_default("tcp_user_timeout", "10000");
+  // A backend whose client is gone (we closed the connection at a deadline) stops its statement
+  // within a second instead of running on to statement_timeout holding locks (PostgreSQL >= 14).
+  if (options.find("client_connection_check_interval") == std::string::npos) {
+    options += (options.empty() ? "" : " ") + std::string("-c client_connection_check_interval=") +
+               std::to_string(settings.client_check_interval.count());
+  }
   if (options.find("statement_timeout") == std::string::npos) {
     options += (options.empty() ? "" : " ") + std::string("-c statement_timeout=") +
                std::to_string(settings.statement_timeout.count());
@@ -75,73 +93,4 @@ Result<PgTarget> parse_postgres_target(std::string_view url_or_conninfo,
   return t;
 }
 
-std::string redact_url(std::string_view text) {
-  if (text.find("://") != std::string_view::npos) {
-    const auto parsed = boost::urls::parse_uri(text);
-    if (!parsed) {
-      return "(unparsable URL)";  // it may hold a password in a place we cannot find
-    }
-    boost::urls::url u(*parsed);
-    if (u.has_password()) {
-      u.set_password("***");
-    }
-    if (u.params().contains("password")) {
-      u.params().set("password", "***");
-    }
-    return std::string(u.buffer());
-  }
-  // conninfo: key = value pairs, values optionally single-quoted with backslash escapes.
-  std::string out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const std::size_t key_at = text.find("password", i);
-    if (key_at == std::string_view::npos) {
-      break;
-    }
-    std::size_t j = key_at + 8;
-    while (j < text.size() && text[j] == ' ') {
-      ++j;
-    }
-    const bool is_key =
-        (key_at == 0 || text[key_at - 1] == ' ') && j < text.size() && text[j] == '=';
-    if (!is_key) {
-      out.append(text.substr(i, j - i));
-      i = j;
-      continue;
-    }
-    ++j;
-    while (j < text.size() && text[j] == ' ') {
-      ++j;
-    }
-    out.append(text.substr(i, j - i));
-    out.append("***");
-    if (j < text.size() && text[j] == '\'') {
-      ++j;
-      while (j < text.size() && text[j] != '\'') {
-        j += text[j] == '\\' ? 2 : 1;
-      }
-      ++j;
-    } else {
-      while (j < text.size() && text[j] != ' ') {
-        ++j;
-      }
-    }
-    i = std::min(j, text.size());
-  }
-  out.append(text.substr(std::min(i, text.size())));
-  return out;
-}
-
-std::string scrub(std::string text, std::span<const std::string> secrets) {
-  for (const auto& s : secrets) {
-    if (s.empty()) {
-      continue;
-    }
-    for (std::size_t at = text.find(s); at != std::string::npos; at = text.find(s, at + 3)) {
-      text.replace(at, s.size(), "***");
-    }
-  }
-  return text;
-}
-
-}  // namespace galaxy::publish
+}  // namespace galaxy::pg
