@@ -4,9 +4,9 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
-#include <random>
 #include <unordered_map>
 
+#include "galaxy/common/random.hpp"
 #include "galaxy/consumer/dead_letter.hpp"
 #include "galaxy/contract/codec.hpp"
 
@@ -18,11 +18,6 @@ std::string ms_arg(std::chrono::milliseconds d) {
   return std::to_string(d.count());
 }
 
-std::uint64_t random_seed() {
-  std::random_device rd;
-  return (static_cast<std::uint64_t>(rd()) << 32U) ^ rd();
-}
-
 }  // namespace
 
 Consumer::Consumer(ConsumerOptions options, Handler handler, const Clock& clock,
@@ -31,7 +26,9 @@ Consumer::Consumer(ConsumerOptions options, Handler handler, const Clock& clock,
       handler_(std::move(handler)),
       clock_(clock),
       log_(logger ? std::move(logger) : std::make_shared<spdlog::logger>("galaxy-consumer")),
-      backoff_(options_.options.reconnect_min, options_.options.reconnect_max, random_seed()) {
+      backoff_(ExponentialBackoff::with_equal_jitter(options_.options.reconnect_min,
+                                                     options_.options.reconnect_max,
+                                                     seeded_unit_random(random_seed()))) {
   if (!handler_) {
     throw ErrorException(make_error("handler", "must be set"));
   }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 
+#include "galaxy/common/backoff.hpp"
 #include "galaxy/publish/stdout_sink.hpp"
 #include "galaxy/sources/state_store.hpp"
 
@@ -156,13 +157,15 @@ void Daemon::Parts::build() {
 // The memory must load before the watcher starts; PostgreSQL may still be coming up, so a failure
 // is logged and retried (SIGTERM still ends the process at once in this phase: no handler yet).
 void Daemon::Parts::load_state() {
-  for (unsigned attempt = 0;; ++attempt) {
+  // No jitter: one daemon waiting for its own database has no fleet to spread out.
+  auto backoff = ExponentialBackoff::without_jitter(std::chrono::milliseconds(250),
+                                                    std::chrono::milliseconds(10'000));
+  for (;;) {
     auto state = store->load();
     if (state) {
       return;
     }
-    // Doubling from 250 ms to 10 s, no jitter: one daemon waiting for its own database.
-    const auto wait = std::chrono::milliseconds(std::min(10'000, 250 << std::min(attempt, 6U)));
+    const auto wait = backoff.next();
     spdlog::error("cannot load state: {}; retrying in {} ms", state.error().message(),
                   wait.count());
     std::this_thread::sleep_for(wait);

@@ -6,11 +6,11 @@
 #include <boost/assert.hpp>
 #include <cmath>
 #include <numeric>
-#include <random>
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
 
+#include "galaxy/common/random.hpp"
 #include "galaxy/probe/prober.hpp"
 #include "galaxy/probe/session.hpp"
 
@@ -43,7 +43,7 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
         settings_(std::move(settings)),
         report_(std::move(report)),
         prober_(executor, clock, settings_.probe),
-        schedule_(settings_.jitter_seed != 0 ? settings_.jitter_seed : seed_from_device()),
+        schedule_(settings_.jitter_seed != 0 ? settings_.jitter_seed : random_seed()),
         timer_(executor) {
     if (settings_.interval <= std::chrono::milliseconds::zero()) {
       throw std::invalid_argument("probe interval must be positive");
@@ -146,11 +146,6 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
     std::shared_ptr<ProbeSession> session;
     ProbeStateMachine machine;
   };
-
-  static std::uint64_t seed_from_device() {
-    std::random_device device;
-    return (std::uint64_t{device()} << 32) ^ device();
-  }
 
   std::uint32_t allocate_id() {
     if (!free_ids_.empty()) {

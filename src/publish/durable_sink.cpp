@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <csignal>
 
+#include "galaxy/common/random.hpp"
 #include "galaxy/common/redact.hpp"
 #include "galaxy/contract/codec.hpp"
 #include "galaxy/publish/pg_outbox.hpp"
@@ -25,20 +25,10 @@ std::int64_t micros_since(SteadyClock::time_point from) {
 }
 }  // namespace
 
-std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds min,
-                                        std::chrono::milliseconds max, double unit_random) {
-  const auto cap = static_cast<double>(max.count());
-  const double full =
-      std::min(cap, static_cast<double>(min.count()) * std::pow(2.0, std::min(attempt, 30U)));
-  const double jittered = full * (0.5 + 0.5 * std::clamp(unit_random, 0.0, 1.0));
-  return std::chrono::milliseconds(static_cast<std::int64_t>(jittered));
-}
-
 namespace {
 
 std::string random_writer_id() {
-  std::random_device rd;
-  return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+  return fmt::format("{:016x}{:016x}", random_seed(), random_seed());
 }
 
 // hiredis 0.14 writes with write(), not send(MSG_NOSIGNAL): a write to a Redis that just died
@@ -69,8 +59,7 @@ DurableSink::DurableSink(DurableSinkSettings settings)
                                   .statement_timeout = settings_.statement_timeout})
               .value()),
       writer_id_(random_writer_id()),
-      queue_(settings_.queue_capacity, settings_.max_batch),
-      rng_(std::random_device{}()) {}
+      queue_(settings_.queue_capacity, settings_.max_batch) {}
 
 DurableSink::~DurableSink() {
   stop(std::chrono::seconds(2));
@@ -159,11 +148,15 @@ bool DurableSink::past_deadline() const {
   return stopping_ && SteadyClock::now() >= stop_deadline_;
 }
 
-bool DurableSink::backoff_wait(unsigned attempt) {
+ExponentialBackoff DurableSink::make_backoff() const {
+  // Equal jitter: daemons on many hosts that lost the same PostgreSQL or Redis come back spread.
+  return ExponentialBackoff::with_equal_jitter(settings_.backoff_min, settings_.backoff_max,
+                                               seeded_unit_random(random_seed()));
+}
+
+bool DurableSink::backoff_wait(ExponentialBackoff& backoff) {
+  const auto until = SteadyClock::now() + backoff.next();
   std::unique_lock lock(mu_);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const auto until = SteadyClock::now() + backoff_delay(attempt, settings_.backoff_min,
-                                                        settings_.backoff_max, unit(rng_));
   for (;;) {
     const auto limit = stopping_ ? std::min(until, stop_deadline_) : until;
     if (SteadyClock::now() >= limit) {
@@ -186,7 +179,8 @@ Result<std::vector<contract::StateRecord>> DurableSink::load_state(
     std::chrono::milliseconds deadline) {
   const auto until = SteadyClock::now() + deadline;
   PgOutbox pg(pg_, settings_.io_timeout);
-  for (unsigned attempt = 0;; ++attempt) {
+  auto backoff = make_backoff();
+  for (;;) {
     auto r = pg.connect();
     if (r) {
       auto records = pg.load_state();
@@ -198,13 +192,7 @@ Result<std::vector<contract::StateRecord>> DurableSink::load_state(
     record_error(r.error(), true);
     spdlog::error("durable sink: loading state from PostgreSQL ({}): {}; retrying", pg_.describe,
                   stats().last_error);
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    double u = 0;
-    {
-      std::lock_guard lock(mu_);
-      u = unit(rng_);
-    }
-    const auto d = backoff_delay(attempt, settings_.backoff_min, settings_.backoff_max, u);
+    const auto d = backoff.next();
     if (SteadyClock::now() + d >= until) {
       return r.error();
     }
@@ -219,7 +207,7 @@ void DurableSink::run_writer() {
   block_sigpipe();
   PgOutbox pg(pg_, settings_.io_timeout);
   std::optional<Batch> batch;
-  unsigned attempt = 0;
+  auto backoff = make_backoff();
   for (;;) {
     if (!batch) {
       std::unique_lock lock(mu_);
@@ -254,14 +242,14 @@ void DurableSink::run_writer() {
       // Reconnecting is always safe: a batch whose COMMIT reply was lost is recognised.
       pg.disconnect();
       record_error(r.error(), true);
-      if (worth_logging(attempt)) {
+      if (worth_logging(backoff.attempt())) {
         spdlog::error("durable sink: writer: {}; retrying (attempt {})", stats().last_error,
-                      attempt + 1);
+                      backoff.attempt() + 1);
       }
-      backoff_wait(attempt++);
+      backoff_wait(backoff);
       continue;
     }
-    attempt = 0;
+    backoff.reset();
     bool episode_ended = false;
     {
       std::lock_guard lock(mu_);
@@ -295,14 +283,14 @@ void DurableSink::run_relay() {
                                            settings_.connect_timeout, settings_.io_timeout});
   std::string epoch;
   std::int64_t confirmed = 0;
-  unsigned attempt = 0;
+  auto backoff = make_backoff();
   const auto fail = [&](const Error& e) {
     record_error(e, false);
-    if (worth_logging(attempt)) {
+    if (worth_logging(backoff.attempt())) {
       spdlog::error("durable sink: relay: {}; retrying (attempt {})", stats().last_error,
-                    attempt + 1);
+                    backoff.attempt() + 1);
     }
-    backoff_wait(attempt++);
+    backoff_wait(backoff);
   };
   while (!past_deadline()) {
     if (!pg.connected()) {
@@ -349,7 +337,7 @@ void DurableSink::run_relay() {
       continue;
     }
     if (rows->empty()) {
-      attempt = 0;
+      backoff.reset();
       std::unique_lock lock(mu_);
       if (stopping_ && writer_done_) {
         break;
@@ -398,7 +386,7 @@ void DurableSink::run_relay() {
                   rows->size(), micros_between(fetch_start, xadd_start),
                   micros_between(xadd_start, confirm_start), micros_since(confirm_start));
     confirmed = through;
-    attempt = 0;
+    backoff.reset();
     std::lock_guard lock(mu_);
     stats_.events_relayed += fresh;
     stats_.replays_skipped += added->size() - fresh;

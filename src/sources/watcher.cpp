@@ -10,6 +10,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "galaxy/common/random.hpp"
+
 namespace galaxy::sources {
 
 namespace asio = boost::asio;
@@ -48,7 +50,9 @@ Watcher::Watcher(const asio::any_io_executor& executor, const Clock& clock,
       settings_(std::move(settings)),
       model_(clock, collected_, *this, removals, settings_.model),
       work_ready_(executor, asio::steady_timer::time_point::max()),
-      rng_(std::random_device{}()) {
+      // Equal jitter: many daemons reconnecting to one restarted dockerd do not arrive in step.
+      reconnect_backoff_(ExponentialBackoff::with_equal_jitter(
+          settings_.reconnect_min, settings_.reconnect_max, seeded_unit_random(random_seed()))) {
   model_.restore(load_or_throw(store_));
 }
 
@@ -112,17 +116,7 @@ void Watcher::save_state() {
   }
 }
 
-std::chrono::milliseconds Watcher::backoff(unsigned attempt) {
-  const auto cap = settings_.reconnect_max.count();
-  const auto base = settings_.reconnect_min.count();
-  const auto exp = std::min<std::int64_t>(cap, base << std::min(attempt, 16U));
-  // Full jitter: many daemons reconnecting to one restarted dockerd do not arrive in step.
-  std::uniform_int_distribution<std::int64_t> d(exp / 2, exp);
-  return std::chrono::milliseconds(d(rng_));
-}
-
 asio::awaitable<void> Watcher::listen_loop() {
-  unsigned attempt = 0;
   for (;;) {
     if (reload_requested_) {
       auto loaded = store_.load();
@@ -167,9 +161,12 @@ asio::awaitable<void> Watcher::listen_loop() {
         co_return;
       }
     }
-    attempt = got_any ? 0 : attempt + 1;
+    // A stream that delivered something counts as a successful connection.
+    if (got_any) {
+      reconnect_backoff_.reset();
+    }
     ++stats_.reconnects;
-    const auto wait = backoff(attempt);
+    const auto wait = reconnect_backoff_.next();
     spdlog::warn("docker events stream ended ({}); reconnecting in {} ms", ec.message(),
                  wait.count());
     if (!co_await sleep_for(wait)) {

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "galaxy/publish/durable_sink.hpp"
-
 namespace galaxy::publish {
 namespace {
 
@@ -93,15 +91,6 @@ TEST(TransitionQueue, ClearReturnsTheDroppedEvents) {
   EXPECT_EQ(q.clear(), 3U);
   EXPECT_EQ(q.queued_units(), 0U);
   EXPECT_FALSE(q.take());
-}
-
-TEST(Backoff, GrowsDoublingWithinJitterAndIsCapped) {
-  using std::chrono::milliseconds;
-  EXPECT_EQ(backoff_delay(0, milliseconds(100), milliseconds(10'000), 1.0), milliseconds(100));
-  EXPECT_EQ(backoff_delay(0, milliseconds(100), milliseconds(10'000), 0.0), milliseconds(50));
-  EXPECT_EQ(backoff_delay(3, milliseconds(100), milliseconds(10'000), 1.0), milliseconds(800));
-  EXPECT_EQ(backoff_delay(20, milliseconds(100), milliseconds(10'000), 1.0), milliseconds(10'000));
-  EXPECT_EQ(backoff_delay(1000, milliseconds(100), milliseconds(10'000), 0.5), milliseconds(7'500));
 }
 
 }  // namespace

@@ -26,8 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "galaxy/common/backoff.hpp"
 #include "galaxy/common/clock.hpp"
-#include "galaxy/consumer/backoff.hpp"
 #include "galaxy/consumer/options.hpp"
 #include "galaxy/contract/event.hpp"
 #include "galaxy/redis/connection.hpp"
@@ -135,7 +135,9 @@ class Consumer {
   // Handled entries whose XACK has not been confirmed; kept across reconnects.
   std::vector<std::string> to_ack_;
   std::optional<std::chrono::steady_clock::time_point> oldest_unacked_;
-  Backoff backoff_;
+  // Reconnect delays; equal jitter, so a fleet of consumers that lost the same Redis does not
+  // reconnect in lockstep.
+  ExponentialBackoff backoff_;
   std::uint64_t handler_calls_ = 0;
 
   std::atomic<bool> stop_{false};

@@ -39,7 +39,7 @@ struct ConsumerOptions {
   std::string dead_letter_stream;  // empty means "<stream>:dead"
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
-  // Reconnect backoff: jittered, doubling from min up to max.
+  // Reconnect backoff: doubling from min up to max, with equal jitter (each delay in [d/2, d]).
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{5000};
   contract::DecodeLimits limits;

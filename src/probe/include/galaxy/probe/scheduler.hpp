@@ -36,7 +36,7 @@ struct ProbeSchedulerSettings {
   std::chrono::milliseconds batch_window{5};
   ProbeSettings probe;  // the per-probe timeout lives here
   ProbeThresholds thresholds;
-  std::uint64_t jitter_seed = 0;  // 0: from std::random_device
+  std::uint64_t jitter_seed = 0;  // 0: from random_seed() (std::random_device)
 };
 
 struct ProbeSchedulerStats {

@@ -8,7 +8,7 @@
 //
 // Both threads own their connections (libpq and hiredis are blocking libraries; a thread each
 // keeps the daemon's loop free and costs nothing measurable against the I/O) and retry failures
-// with capped, jittered backoff; nothing is lost while PostgreSQL is down until the queue
+// with capped, equally jittered backoff; nothing is lost while PostgreSQL is down until the queue
 // overflows (then needs_resync()), and nothing while Redis is down (the outbox holds it).
 #pragma once
 
@@ -18,10 +18,10 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 
+#include "galaxy/common/backoff.hpp"
 #include "galaxy/common/redis_url.hpp"
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/sink.hpp"
@@ -68,10 +68,6 @@ struct DurableSinkStats {
   std::string last_error;  // redacted
 };
 
-// Capped exponential backoff with jitter: a delay in [d/2, d], d = min(max, min * 2^attempt).
-std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds min,
-                                        std::chrono::milliseconds max, double unit_random);
-
 class DurableSink final : public contract::TransitionSink {
  public:
   // Throws ErrorException on a malformed URL (configuration); connects lazily in its threads, so
@@ -103,8 +99,10 @@ class DurableSink final : public contract::TransitionSink {
   void run_writer();
   void run_relay();
   void record_error(const Error& e, bool writer);
-  // Sleeps the backoff unless stopping; returns false when the stop deadline has passed.
-  bool backoff_wait(unsigned attempt);
+  // Each retry loop (writer, relay, load_state) has its own backoff, on its own thread.
+  ExponentialBackoff make_backoff() const;
+  // Sleeps backoff.next() unless stopping; returns false when the stop deadline has passed.
+  bool backoff_wait(ExponentialBackoff& backoff);
   bool past_deadline() const;
 
   DurableSinkSettings settings_;
@@ -124,7 +122,6 @@ class DurableSink final : public contract::TransitionSink {
   bool writer_done_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
   std::atomic<bool> resync_{false};
-  std::minstd_rand rng_;
 
   std::thread writer_;
   std::thread relay_;

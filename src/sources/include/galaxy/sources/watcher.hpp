@@ -9,7 +9,7 @@
 // The listener subscribes with `since` = the model's cursor (or now, on a first run), so
 // anything after that instant reaches it even if the subscription lands after the list that
 // follows; it resyncs (list, then inspect everything) after every (re)connect, watches the
-// stream with a periodic ping, and reconnects with capped, jittered backoff.
+// stream with a periodic ping, and reconnects with capped, equally jittered backoff.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -19,10 +19,10 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 
+#include "galaxy/common/backoff.hpp"
 #include "galaxy/common/clock.hpp"
 #include "galaxy/contract/sink.hpp"
 #include "galaxy/docker/api.hpp"
@@ -98,7 +98,6 @@ class Watcher final : private ModelActions {
   boost::asio::awaitable<void> inspect_worker();
   boost::asio::awaitable<void> inspect_one(const std::string& id);
   void save_state();
-  std::chrono::milliseconds backoff(unsigned attempt);
   ContainerSnapshot to_snapshot(const docker::ContainerInspect& in) const;
   // Hands what the last model call emitted, with the memory it changed, to the sink as one
   // transition.
@@ -127,7 +126,7 @@ class Watcher final : private ModelActions {
   bool reload_requested_ = false;
   std::optional<std::chrono::steady_clock::time_point> resync_started_;
   bool synced_ = false;
-  std::minstd_rand rng_;
+  ExponentialBackoff reconnect_backoff_;
 };
 
 }  // namespace galaxy::sources
