@@ -7,10 +7,12 @@
 #include <array>
 #include <csignal>
 
+#include "galaxy/common/clock.hpp"
 #include "galaxy/common/random.hpp"
 #include "galaxy/common/redact.hpp"
 #include "galaxy/contract/codec.hpp"
 #include "galaxy/publish/pg_outbox.hpp"
+#include "galaxy/publish/redis_stream.hpp"
 
 namespace galaxy::publish {
 
@@ -47,9 +49,25 @@ bool worth_logging(unsigned attempt) {
   return (attempt & (attempt + 1)) == 0;
 }
 
+const SystemClock kSystemClock;
+
+DurableBackends real_backends(const DurableSinkSettings& s, const RedisEndpoint& redis,
+                              const pg::Target& pg) {
+  DurableBackends b;
+  b.outbox = [pg, io = s.io_timeout] { return std::make_unique<PgOutbox>(pg, io); };
+  b.stream = [redis,
+              st = StreamSettings{s.stream, s.stream_maxlen, s.connect_timeout, s.io_timeout}] {
+    return std::make_unique<RedisStream>(redis, st);
+  };
+  return b;
+}
+
 }  // namespace
 
 DurableSink::DurableSink(DurableSinkSettings settings)
+    : DurableSink(std::move(settings), DurableBackends{}) {}
+
+DurableSink::DurableSink(DurableSinkSettings settings, DurableBackends backends)
     : settings_(std::move(settings)),
       redis_(parse_redis_url(settings_.redis_url).value()),
       pg_(pg::parse_target(
@@ -58,11 +76,32 @@ DurableSink::DurableSink(DurableSinkSettings settings)
                                       settings_.connect_timeout),
                                   .statement_timeout = settings_.statement_timeout})
               .value()),
+      backends_(std::move(backends)),
       writer_id_(random_writer_id()),
-      queue_(settings_.queue_capacity, settings_.max_batch) {}
+      queue_(settings_.queue_capacity, settings_.max_batch),
+      writer_backoff_(make_backoff()),
+      relay_backoff_(make_backoff()) {
+  const DurableBackends real = real_backends(settings_, redis_, pg_);
+  if (!backends_.outbox) {
+    backends_.outbox = real.outbox;
+  }
+  if (!backends_.stream) {
+    backends_.stream = real.stream;
+  }
+  if (backends_.clock == nullptr) {
+    backends_.clock = &kSystemClock;
+  }
+  writer_store_ = backends_.outbox();
+  relay_store_ = backends_.outbox();
+  stream_ = backends_.stream();
+}
 
 DurableSink::~DurableSink() {
   stop(std::chrono::seconds(2));
+}
+
+std::chrono::steady_clock::time_point DurableSink::now() const {
+  return backends_.clock != nullptr ? backends_.clock->steady() : SteadyClock::now();
 }
 
 void DurableSink::start() {
@@ -112,17 +151,21 @@ void DurableSink::apply(contract::Transition transition) {
   }
 }
 
-void DurableSink::stop(std::chrono::milliseconds deadline) {
+void DurableSink::request_stop(std::chrono::milliseconds deadline) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
       stopping_ = true;
-      stop_deadline_ = SteadyClock::now() + deadline;
+      stop_deadline_ = now() + deadline;
     }
   }
   writer_cv_.notify_all();
   relay_cv_.notify_all();
   stop_cv_.notify_all();
+}
+
+void DurableSink::stop(std::chrono::milliseconds deadline) {
+  request_stop(deadline);
   if (writer_.joinable()) {
     writer_.join();
   }
@@ -145,26 +188,27 @@ DurableSinkStats DurableSink::stats() const {
 
 bool DurableSink::past_deadline() const {
   std::lock_guard lock(mu_);
-  return stopping_ && SteadyClock::now() >= stop_deadline_;
+  return stopping_ && now() >= stop_deadline_;
 }
 
-ExponentialBackoff DurableSink::make_backoff() const {
+ExponentialBackoff DurableSink::make_backoff() {
   // Equal jitter: daemons on many hosts that lost the same PostgreSQL or Redis come back spread.
-  return ExponentialBackoff::with_equal_jitter(settings_.backoff_min, settings_.backoff_max,
-                                               seeded_unit_random(random_seed()));
+  return ExponentialBackoff::with_equal_jitter(
+      settings_.backoff_min, settings_.backoff_max,
+      backends_.random ? backends_.random : seeded_unit_random(random_seed()));
 }
 
-bool DurableSink::backoff_wait(ExponentialBackoff& backoff) {
-  const auto until = SteadyClock::now() + backoff.next();
+void DurableSink::backoff_wait(std::chrono::milliseconds delay) {
+  const auto until = now() + delay;
   std::unique_lock lock(mu_);
   for (;;) {
     const auto limit = stopping_ ? std::min(until, stop_deadline_) : until;
-    if (SteadyClock::now() >= limit) {
-      break;
+    const auto left = limit - now();
+    if (left <= SteadyClock::duration::zero()) {
+      return;
     }
-    stop_cv_.wait_until(lock, limit);
+    stop_cv_.wait_for(lock, left);
   }
-  return !(stopping_ && SteadyClock::now() >= stop_deadline_);
 }
 
 void DurableSink::record_error(const Error& e, bool writer) {
@@ -177,13 +221,13 @@ void DurableSink::record_error(const Error& e, bool writer) {
 
 Result<std::vector<contract::StateRecord>> DurableSink::load_state(
     std::chrono::milliseconds deadline) {
-  const auto until = SteadyClock::now() + deadline;
-  PgOutbox pg(pg_, settings_.io_timeout);
+  const auto until = now() + deadline;
+  const auto store = backends_.outbox();
   auto backoff = make_backoff();
   for (;;) {
-    auto r = pg.connect();
+    auto r = store->connect();
     if (r) {
-      auto records = pg.load_state();
+      auto records = store->load_state();
       if (records) {
         return records;
       }
@@ -193,7 +237,7 @@ Result<std::vector<contract::StateRecord>> DurableSink::load_state(
     spdlog::error("durable sink: loading state from PostgreSQL ({}): {}; retrying", pg_.describe,
                   stats().last_error);
     const auto d = backoff.next();
-    if (SteadyClock::now() + d >= until) {
+    if (now() + d >= until) {
       return r.error();
     }
     std::unique_lock lock(mu_);
@@ -203,70 +247,85 @@ Result<std::vector<contract::StateRecord>> DurableSink::load_state(
   }
 }
 
+DurableSink::Step DurableSink::writer_step() {
+  if (!batch_) {
+    std::lock_guard lock(mu_);
+    batch_ = queue_.take();
+    if (!batch_) {
+      if (stopping_) {
+        writer_done_ = true;  // stopping, nothing left
+        return {Next::done};
+      }
+      return {Next::wait_work};
+    }
+  }
+  if (past_deadline()) {
+    std::lock_guard lock(mu_);
+    stats_.dropped_events += batch_->events.size();
+    spdlog::warn("durable sink: stop deadline passed with {} event(s) not committed",
+                 batch_->events.size() + queue_.queued_units());
+    batch_.reset();
+    writer_done_ = true;
+    return {Next::done};
+  }
+  Result<void> r;
+  if (!writer_store_->connected()) {
+    r = writer_store_->connect();
+    if (r) {
+      spdlog::info("durable sink: writer connected to PostgreSQL ({})", pg_.describe);
+    }
+  }
+  const auto commit_start = SteadyClock::now();
+  if (r) {
+    r = writer_store_->commit(*batch_, writer_id_);
+  }
+  // Where an event's time goes between the daemon and the stream (with --log-level trace).
+  spdlog::trace("durable sink: commit of {} event(s): {} us", batch_->events.size(),
+                micros_since(commit_start));
+  if (!r) {
+    // Reconnecting is always safe: a batch whose COMMIT reply was lost is recognised.
+    writer_store_->disconnect();
+    record_error(r.error(), true);
+    if (worth_logging(writer_backoff_.attempt())) {
+      spdlog::error("durable sink: writer: {}; retrying (attempt {})", stats().last_error,
+                    writer_backoff_.attempt() + 1);
+    }
+    return {Next::backoff, writer_backoff_.next()};
+  }
+  writer_backoff_.reset();
+  bool episode_ended = false;
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.batches;
+    stats_.events_committed += batch_->events.size();
+    episode_ended = queue_.done();
+    stats_.overflowed = queue_.overflowed();
+    ++commits_;
+  }
+  batch_.reset();
+  relay_cv_.notify_all();
+  if (episode_ended) {
+    resync_.store(true);
+    spdlog::warn("durable sink: overflow episode over; the daemon must resync");
+    if (settings_.on_resync_needed) {
+      settings_.on_resync_needed();
+    }
+  }
+  return {Next::again};
+}
+
 void DurableSink::run_writer() {
   block_sigpipe();
-  PgOutbox pg(pg_, settings_.io_timeout);
-  std::optional<Batch> batch;
-  auto backoff = make_backoff();
   for (;;) {
-    if (!batch) {
-      std::unique_lock lock(mu_);
-      writer_cv_.wait(lock, [this] { return stopping_ || queue_.queued_transitions() > 0; });
-      batch = queue_.take();
-      if (!batch) {
-        break;  // stopping, nothing left
-      }
-    }
-    if (past_deadline()) {
-      std::lock_guard lock(mu_);
-      stats_.dropped_events += batch->events.size();
-      spdlog::warn("durable sink: stop deadline passed with {} event(s) not committed",
-                   batch->events.size() + queue_.queued_units());
+    const Step s = writer_step();
+    if (s.next == Next::done) {
       break;
     }
-    Result<void> r;
-    if (!pg.connected()) {
-      r = pg.connect();
-      if (r) {
-        spdlog::info("durable sink: writer connected to PostgreSQL ({})", pg_.describe);
-      }
-    }
-    const auto commit_start = SteadyClock::now();
-    if (r) {
-      r = pg.commit(*batch, writer_id_);
-    }
-    // Where an event's time goes between the daemon and the stream (with --log-level trace).
-    spdlog::trace("durable sink: commit of {} event(s): {} us", batch->events.size(),
-                  micros_since(commit_start));
-    if (!r) {
-      // Reconnecting is always safe: a batch whose COMMIT reply was lost is recognised.
-      pg.disconnect();
-      record_error(r.error(), true);
-      if (worth_logging(backoff.attempt())) {
-        spdlog::error("durable sink: writer: {}; retrying (attempt {})", stats().last_error,
-                      backoff.attempt() + 1);
-      }
-      backoff_wait(backoff);
-      continue;
-    }
-    backoff.reset();
-    bool episode_ended = false;
-    {
-      std::lock_guard lock(mu_);
-      ++stats_.batches;
-      stats_.events_committed += batch->events.size();
-      episode_ended = queue_.done();
-      stats_.overflowed = queue_.overflowed();
-      ++commits_;
-    }
-    batch.reset();
-    relay_cv_.notify_all();
-    if (episode_ended) {
-      resync_.store(true);
-      spdlog::warn("durable sink: overflow episode over; the daemon must resync");
-      if (settings_.on_resync_needed) {
-        settings_.on_resync_needed();
-      }
+    if (s.next == Next::wait_work) {
+      std::unique_lock lock(mu_);
+      writer_cv_.wait(lock, [this] { return stopping_ || queue_.queued_transitions() > 0; });
+    } else if (s.next == Next::backoff) {
+      backoff_wait(s.delay);
     }
   }
   {
@@ -276,120 +335,134 @@ void DurableSink::run_writer() {
   relay_cv_.notify_all();
 }
 
+DurableSink::Step DurableSink::relay_fail(const Error& e) {
+  record_error(e, false);
+  if (worth_logging(relay_backoff_.attempt())) {
+    spdlog::error("durable sink: relay: {}; retrying (attempt {})", stats().last_error,
+                  relay_backoff_.attempt() + 1);
+  }
+  return {Next::backoff, relay_backoff_.next()};
+}
+
+DurableSink::Step DurableSink::relay_step() {
+  if (past_deadline()) {
+    return {Next::done};
+  }
+  OutboxStore& pg = *relay_store_;
+  if (!pg.connected()) {
+    auto c = pg.connect();
+    if (c) {
+      auto locked = pg.try_relay_lock();
+      if (!locked) {
+        c = locked.error();
+      } else if (!*locked) {
+        c = make_error(ErrorKind::server, "postgres", "another relay holds this database's outbox");
+      }
+    }
+    if (c) {
+      auto e = pg.epoch();
+      if (e) {
+        epoch_ = *e;
+      } else {
+        c = e.error();
+      }
+    }
+    if (!c) {
+      pg.disconnect();
+      return relay_fail(c.error());
+    }
+  }
+  if (!stream_->connected()) {
+    if (auto c = stream_->connect(); !c) {
+      return relay_fail(c.error());
+    }
+    spdlog::info("durable sink: relay connected to {}", redis_.redacted());
+  }
+  std::uint64_t seen = 0;
+  {
+    std::lock_guard lock(mu_);
+    seen = commits_;
+  }
+  const auto fetch_start = SteadyClock::now();
+  auto rows = pg.fetch(settings_.relay_batch);
+  if (!rows) {
+    pg.disconnect();
+    return relay_fail(rows.error());
+  }
+  if (rows->empty()) {
+    relay_backoff_.reset();
+    std::lock_guard lock(mu_);
+    if (stopping_ && writer_done_) {
+      return {Next::done};
+    }
+    relay_seen_ = seen;
+    return {Next::wait_work};
+  }
+  std::vector<XaddItem> items;
+  std::vector<RelayedRow> relayed;
+  items.reserve(rows->size());
+  relayed.reserve(rows->size());
+  for (auto& row : *rows) {
+    auto ev = contract::decode_payload(row.payload);
+    if (!ev) {
+      // Only our own codec writes the outbox; a row it cannot read is logged and skipped
+      // rather than blocking every event behind it.
+      spdlog::error("durable sink: outbox row {} is not a valid payload ({}); skipped", row.seq,
+                    ev.error().message());
+      record_error(ev.error(), false);
+      continue;
+    }
+    items.push_back({row.seq, contract::encode_entry(*ev)});
+    relayed.push_back({row.seq, std::move(*ev), {}});
+  }
+  const auto xadd_start = SteadyClock::now();
+  auto added = stream_->publish(epoch_, confirmed_, items);
+  if (!added) {
+    stream_->disconnect();
+    return relay_fail(added.error());
+  }
+  if (added->size() != relayed.size()) {
+    stream_->disconnect();
+    return relay_fail(
+        make_error(ErrorKind::protocol, "redis",
+                   fmt::format("{} items sent, {} results", relayed.size(), added->size())));
+  }
+  std::uint64_t fresh = 0;
+  for (std::size_t i = 0; i < added->size(); ++i) {
+    relayed[i].stream_id = (*added)[i].id;
+    fresh += (*added)[i].added ? 1 : 0;
+  }
+  const std::int64_t through = rows->back().seq;
+  const auto confirm_start = SteadyClock::now();
+  if (auto c = pg.confirm(relayed, through); !c) {
+    pg.disconnect();
+    return relay_fail(c.error());
+  }
+  spdlog::trace("durable sink: relay of {} event(s): fetch {} us, xadd {} us, confirm {} us",
+                rows->size(), micros_between(fetch_start, xadd_start),
+                micros_between(xadd_start, confirm_start), micros_since(confirm_start));
+  confirmed_ = through;
+  relay_backoff_.reset();
+  std::lock_guard lock(mu_);
+  stats_.events_relayed += fresh;
+  stats_.replays_skipped += added->size() - fresh;
+  return {Next::again};
+}
+
 void DurableSink::run_relay() {
   block_sigpipe();
-  PgOutbox pg(pg_, settings_.io_timeout);
-  RedisStream redis(redis_, StreamSettings{settings_.stream, settings_.stream_maxlen,
-                                           settings_.connect_timeout, settings_.io_timeout});
-  std::string epoch;
-  std::int64_t confirmed = 0;
-  auto backoff = make_backoff();
-  const auto fail = [&](const Error& e) {
-    record_error(e, false);
-    if (worth_logging(backoff.attempt())) {
-      spdlog::error("durable sink: relay: {}; retrying (attempt {})", stats().last_error,
-                    backoff.attempt() + 1);
+  for (;;) {
+    const Step s = relay_step();
+    if (s.next == Next::done) {
+      break;
     }
-    backoff_wait(backoff);
-  };
-  while (!past_deadline()) {
-    if (!pg.connected()) {
-      auto c = pg.connect();
-      if (c) {
-        auto locked = pg.try_relay_lock();
-        if (!locked) {
-          c = locked.error();
-        } else if (!*locked) {
-          c = make_error("postgres", "another relay holds this database's outbox");
-        }
-      }
-      if (c) {
-        auto e = pg.epoch();
-        if (e) {
-          epoch = *e;
-        } else {
-          c = e.error();
-        }
-      }
-      if (!c) {
-        pg.disconnect();
-        fail(c.error());
-        continue;
-      }
-    }
-    if (!redis.connected()) {
-      if (auto c = redis.connect(); !c) {
-        fail(c.error());
-        continue;
-      }
-      spdlog::info("durable sink: relay connected to {}", redis_.redacted());
-    }
-    std::uint64_t seen = 0;
-    {
-      std::lock_guard lock(mu_);
-      seen = commits_;
-    }
-    const auto fetch_start = SteadyClock::now();
-    auto rows = pg.fetch(settings_.relay_batch);
-    if (!rows) {
-      pg.disconnect();
-      fail(rows.error());
-      continue;
-    }
-    if (rows->empty()) {
-      backoff.reset();
+    if (s.next == Next::wait_work) {
       std::unique_lock lock(mu_);
-      if (stopping_ && writer_done_) {
-        break;
-      }
       relay_cv_.wait_for(lock, settings_.relay_poll,
-                         [&] { return commits_ != seen || (stopping_ && writer_done_); });
-      continue;
+                         [this] { return commits_ != relay_seen_ || (stopping_ && writer_done_); });
+    } else if (s.next == Next::backoff) {
+      backoff_wait(s.delay);
     }
-    std::vector<XaddItem> items;
-    std::vector<RelayedRow> relayed;
-    items.reserve(rows->size());
-    relayed.reserve(rows->size());
-    for (auto& row : *rows) {
-      auto ev = contract::decode_payload(row.payload);
-      if (!ev) {
-        // Only our own codec writes the outbox; a row it cannot read is logged and skipped
-        // rather than blocking every event behind it.
-        spdlog::error("durable sink: outbox row {} is not a valid payload ({}); skipped", row.seq,
-                      ev.error().message());
-        record_error(ev.error(), false);
-        continue;
-      }
-      items.push_back({row.seq, contract::encode_entry(*ev)});
-      relayed.push_back({row.seq, std::move(*ev), {}});
-    }
-    const auto xadd_start = SteadyClock::now();
-    auto added = redis.publish(epoch, confirmed, items);
-    if (!added) {
-      redis.disconnect();
-      fail(added.error());
-      continue;
-    }
-    std::uint64_t fresh = 0;
-    for (std::size_t i = 0; i < added->size(); ++i) {
-      relayed[i].stream_id = (*added)[i].id;
-      fresh += (*added)[i].added ? 1 : 0;
-    }
-    const std::int64_t through = rows->back().seq;
-    const auto confirm_start = SteadyClock::now();
-    if (auto c = pg.confirm(relayed, through); !c) {
-      pg.disconnect();
-      fail(c.error());
-      continue;
-    }
-    spdlog::trace("durable sink: relay of {} event(s): fetch {} us, xadd {} us, confirm {} us",
-                  rows->size(), micros_between(fetch_start, xadd_start),
-                  micros_between(xadd_start, confirm_start), micros_since(confirm_start));
-    confirmed = through;
-    backoff.reset();
-    std::lock_guard lock(mu_);
-    stats_.events_relayed += fresh;
-    stats_.replays_skipped += added->size() - fresh;
   }
 }
 

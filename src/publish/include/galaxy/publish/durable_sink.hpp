@@ -10,6 +10,9 @@
 // keeps the daemon's loop free and costs nothing measurable against the I/O) and retry failures
 // with capped, equally jittered backoff; nothing is lost while PostgreSQL is down until the queue
 // overflows (then needs_resync()), and nothing while Redis is down (the outbox holds it).
+//
+// The threads only wait; what they do is writer_step() and relay_step(), over the OutboxStore and
+// StreamAppender seams (backends.hpp) and the Clock, so the rules are unit-tested with fakes.
 #pragma once
 
 #include <atomic>
@@ -17,7 +20,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -26,7 +31,7 @@
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/sink.hpp"
 #include "galaxy/pg/target.hpp"
-#include "galaxy/publish/redis_stream.hpp"
+#include "galaxy/publish/backends.hpp"
 #include "galaxy/publish/transition_queue.hpp"
 
 namespace galaxy::publish {
@@ -71,8 +76,11 @@ struct DurableSinkStats {
 class DurableSink final : public contract::TransitionSink {
  public:
   // Throws ErrorException on a malformed URL (configuration); connects lazily in its threads, so
-  // an unreachable service at start is retried, not fatal.
+  // an unreachable service at start is retried, not fatal. Built on PgOutbox, RedisStream and the
+  // system clock.
   explicit DurableSink(DurableSinkSettings settings);
+  // The same rules on other backends (unit tests: fakes and a manual clock).
+  DurableSink(DurableSinkSettings settings, DurableBackends backends);
   ~DurableSink() override;
   DurableSink(const DurableSink&) = delete;
   DurableSink& operator=(const DurableSink&) = delete;
@@ -88,6 +96,9 @@ class DurableSink final : public contract::TransitionSink {
   // may add up to one io_timeout). What is still queued in memory is dropped and counted; what
   // is committed stays in the outbox for the next start. Idempotent.
   void stop(std::chrono::milliseconds deadline);
+  // The first half of stop(): from now on the writer and the relay finish what they hold within
+  // `deadline` and then end. Does not wait.
+  void request_stop(std::chrono::milliseconds deadline);
 
   DurableSinkStats stats() const;
   // True from the end of an overflow episode until resync_done(): transitions were dropped, so
@@ -95,19 +106,38 @@ class DurableSink final : public contract::TransitionSink {
   bool needs_resync() const { return resync_.load(); }
   void resync_done() { resync_.store(false); }
 
+  // One step of the writer or the relay: what the threads loop on, and what unit tests call on
+  // their own thread instead of start(). Never blocks except in the backends' calls (each bounded
+  // by io_timeout). Each must be called from one thread at a time, and not alongside start().
+  enum class Next : std::uint8_t {
+    again,      // call again at once
+    wait_work,  // nothing to do: wait for a commit (relay) or a transition (writer)
+    backoff,    // a call failed: wait `delay`, then call again
+    done,       // stopping, and nothing more will be done
+  };
+  struct Step {
+    Next next = Next::again;
+    std::chrono::milliseconds delay{0};
+  };
+  Step writer_step();
+  Step relay_step();
+
  private:
   void run_writer();
   void run_relay();
   void record_error(const Error& e, bool writer);
   // Each retry loop (writer, relay, load_state) has its own backoff, on its own thread.
-  ExponentialBackoff make_backoff() const;
-  // Sleeps backoff.next() unless stopping; returns false when the stop deadline has passed.
-  bool backoff_wait(ExponentialBackoff& backoff);
+  ExponentialBackoff make_backoff();
+  // Waits `delay` unless stopping, and no longer than the stop deadline.
+  void backoff_wait(std::chrono::milliseconds delay);
+  std::chrono::steady_clock::time_point now() const;
   bool past_deadline() const;
+  Step relay_fail(const Error& e);
 
   DurableSinkSettings settings_;
   RedisEndpoint redis_;
   pg::Target pg_;
+  DurableBackends backends_;
   std::string writer_id_;
 
   mutable std::mutex mu_;
@@ -122,6 +152,18 @@ class DurableSink final : public contract::TransitionSink {
   bool writer_done_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
   std::atomic<bool> resync_{false};
+
+  // The writer's state between steps (its thread's only).
+  std::unique_ptr<OutboxStore> writer_store_;
+  std::optional<Batch> batch_;
+  ExponentialBackoff writer_backoff_;
+  // The relay's (its thread's only).
+  std::unique_ptr<OutboxStore> relay_store_;
+  std::unique_ptr<StreamAppender> stream_;
+  ExponentialBackoff relay_backoff_;
+  std::string epoch_;
+  std::int64_t confirmed_ = 0;
+  std::uint64_t relay_seen_ = 0;  // commits_ when the relay last found the outbox empty
 
   std::thread writer_;
   std::thread relay_;

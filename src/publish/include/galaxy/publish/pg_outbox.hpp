@@ -15,49 +15,36 @@
 #include "galaxy/contract/sink.hpp"
 #include "galaxy/pg/conn.hpp"
 #include "galaxy/pg/target.hpp"
+#include "galaxy/publish/backends.hpp"
 #include "galaxy/publish/transition_queue.hpp"
 
 namespace galaxy::publish {
 
-struct OutboxRow {
-  std::int64_t seq = 0;
-  std::string payload;  // canonical payload JSON
-};
-
-// An outbox row that is now in the stream under stream_id.
-struct RelayedRow {
-  std::int64_t seq = 0;
-  contract::Event event;
-  std::string stream_id;
-};
-
-class PgOutbox {
+class PgOutbox final : public OutboxStore {
  public:
   PgOutbox(pg::Target target, std::chrono::milliseconds io_timeout);
-  ~PgOutbox();
-  PgOutbox(const PgOutbox&) = delete;
-  PgOutbox& operator=(const PgOutbox&) = delete;
+  ~PgOutbox() override;
 
   // Connects and applies the pending migrations (one transaction under an advisory lock, so
   // daemons starting together are safe).
-  Result<void> connect();
-  bool connected() const;
-  void disconnect();
+  Result<void> connect() override;
+  bool connected() const override;
+  void disconnect() override;
 
   // Writer: the batch's events into the outbox and its state records into runtime_state, in one
   // transaction sent as one libpq pipeline. A batch already committed by this writer_id (its
   // COMMIT reply was lost) is recognised and not stored twice.
-  Result<void> commit(const Batch& batch, const std::string& writer_id);
-  Result<std::vector<contract::StateRecord>> load_state();
+  Result<void> commit(const Batch& batch, const std::string& writer_id) override;
+  Result<std::vector<contract::StateRecord>> load_state() override;
 
   // Relay: a session advisory lock makes one relay per database (false = another holds it).
-  Result<bool> try_relay_lock();
-  Result<std::string> epoch();
-  Result<std::vector<OutboxRow>> fetch(std::size_t limit);
+  Result<bool> try_relay_lock() override;
+  Result<std::string> epoch() override;
+  Result<std::vector<OutboxRow>> fetch(std::size_t limit) override;
   // Upserts the snapshots (never back to an older event) and deletes the relayed outbox rows, in
   // one transaction: every outbox row up to through_seq (rows fetched from the start of the
   // outbox, so none are skipped; rows may leave out one that could not be decoded).
-  Result<void> confirm(const std::vector<RelayedRow>& rows, std::int64_t through_seq);
+  Result<void> confirm(const std::vector<RelayedRow>& rows, std::int64_t through_seq) override;
 
   // Counts, for tests and the daemon's stats.
   Result<std::int64_t> outbox_size();

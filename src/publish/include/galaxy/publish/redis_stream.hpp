@@ -20,6 +20,7 @@
 #include "galaxy/common/redis_url.hpp"
 #include "galaxy/common/result.hpp"
 #include "galaxy/contract/codec.hpp"
+#include "galaxy/publish/backends.hpp"
 #include "galaxy/redis/connection.hpp"
 
 namespace galaxy::publish {
@@ -33,37 +34,24 @@ struct StreamSettings {
   std::chrono::milliseconds io_timeout{5'000};
 };
 
-struct XaddItem {
-  std::int64_t seq = 0;
-  contract::EntryFields fields;
-};
-
-struct XaddResult {
-  std::int64_t seq = 0;
-  std::string id;      // the entry's stream ID ("" if it was added long ago and left the window)
-  bool added = false;  // false: a replay, nothing was added
-};
-
 // The script's source, exposed for tests and docs/delivery.md.
 extern const char* const kXaddScript;
 
-class RedisStream {
+class RedisStream final : public StreamAppender {
  public:
   RedisStream(RedisEndpoint endpoint, StreamSettings settings);
-  ~RedisStream();
-  RedisStream(const RedisStream&) = delete;
-  RedisStream& operator=(const RedisStream&) = delete;
+  ~RedisStream() override;
 
   // Connects, AUTHs, SELECTs and loads the script.
-  Result<void> connect();
-  bool connected() const { return conn_ && !conn_->broken(); }
-  void disconnect();
+  Result<void> connect() override;
+  bool connected() const override { return conn_ && !conn_->broken(); }
+  void disconnect() override;
 
   // Adds the items in order, all in flight at once. `confirmed` is the highest seq PostgreSQL
   // has confirmed relayed (the dedupe window is trimmed below it). On NOSCRIPT (a restarted or
   // flushed Redis) the script is loaded again and the whole batch resent: it is idempotent.
   Result<std::vector<XaddResult>> publish(const std::string& epoch, std::int64_t confirmed,
-                                          const std::vector<XaddItem>& items);
+                                          const std::vector<XaddItem>& items) override;
 
   const std::string& stream() const { return settings_.stream; }
 

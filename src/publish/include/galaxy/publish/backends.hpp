@@ -1,0 +1,104 @@
+// The durable sink's I/O seams: the PostgreSQL outbox (PgOutbox is the real one) and the Redis
+// Stream appender (RedisStream), so the writer's and relay's retry, overflow, resync and stop
+// rules are unit-tested with fakes (tests/publish/durable_sink_test.cpp) and the real servers
+// only in the itests.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "galaxy/common/result.hpp"
+#include "galaxy/contract/codec.hpp"
+#include "galaxy/contract/event.hpp"
+#include "galaxy/contract/sink.hpp"
+#include "galaxy/publish/transition_queue.hpp"
+
+namespace galaxy {
+class Clock;
+}
+
+namespace galaxy::publish {
+
+struct OutboxRow {
+  std::int64_t seq = 0;
+  std::string payload;  // canonical payload JSON
+};
+
+// An outbox row that is now in the stream under stream_id.
+struct RelayedRow {
+  std::int64_t seq = 0;
+  contract::Event event;
+  std::string stream_id;
+};
+
+struct XaddItem {
+  std::int64_t seq = 0;
+  contract::EntryFields fields;
+};
+
+struct XaddResult {
+  std::int64_t seq = 0;
+  std::string id;      // the entry's stream ID ("" if it was added long ago and left the window)
+  bool added = false;  // false: a replay, nothing was added
+};
+
+// One connection's worth of the outbox. Not thread-safe: each thread owns one.
+class OutboxStore {
+ public:
+  OutboxStore() = default;
+  OutboxStore(const OutboxStore&) = delete;
+  OutboxStore& operator=(const OutboxStore&) = delete;
+  virtual ~OutboxStore() = default;
+
+  // Connects and applies the pending migrations.
+  virtual Result<void> connect() = 0;
+  virtual bool connected() const = 0;
+  virtual void disconnect() = 0;
+
+  // Writer: the batch's events into the outbox and its state records, in one transaction. A
+  // batch this writer_id committed already (its COMMIT reply was lost) is not stored twice.
+  virtual Result<void> commit(const Batch& batch, const std::string& writer_id) = 0;
+  virtual Result<std::vector<contract::StateRecord>> load_state() = 0;
+
+  // Relay: one relay per database (false = another holds the lock); the database's epoch; the
+  // oldest rows; and, in one transaction, the snapshots of the rows relayed and the deletion of
+  // every row up to through_seq.
+  virtual Result<bool> try_relay_lock() = 0;
+  virtual Result<std::string> epoch() = 0;
+  virtual Result<std::vector<OutboxRow>> fetch(std::size_t limit) = 0;
+  virtual Result<void> confirm(const std::vector<RelayedRow>& rows, std::int64_t through_seq) = 0;
+};
+
+// Idempotent appends to the stream. Not thread-safe: the relay owns it.
+class StreamAppender {
+ public:
+  StreamAppender() = default;
+  StreamAppender(const StreamAppender&) = delete;
+  StreamAppender& operator=(const StreamAppender&) = delete;
+  virtual ~StreamAppender() = default;
+
+  virtual Result<void> connect() = 0;
+  virtual bool connected() const = 0;
+  virtual void disconnect() = 0;
+  // Adds the items in order; a seq at or below the stream's high-water mark for this epoch is a
+  // replay and is not added again. `confirmed` is the highest seq PostgreSQL has confirmed.
+  virtual Result<std::vector<XaddResult>> publish(const std::string& epoch, std::int64_t confirmed,
+                                                  const std::vector<XaddItem>& items) = 0;
+};
+
+// What a DurableSink is built on. The defaults (DurableSink(settings)) are PgOutbox, RedisStream
+// and the system clock.
+struct DurableBackends {
+  // Called once for the writer, once for the relay and once per load_state().
+  std::function<std::unique_ptr<OutboxStore>()> outbox;
+  std::function<std::unique_ptr<StreamAppender>()> stream;
+  // Steady time for the stop deadline and the backoff waits. Must outlive the sink.
+  const Clock* clock = nullptr;
+  // [0, 1) for the backoff's jitter; empty: seeded from the system.
+  std::function<double()> random;
+};
+
+}  // namespace galaxy::publish
