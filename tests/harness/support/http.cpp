@@ -44,12 +44,16 @@ asio::awaitable<void> exchange(beast::basic_stream<Protocol>& stream,
     co_return;
   }
   beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  co_await http::async_read(stream, buffer, res, token);
+  http::response_parser<http::string_body> parser;
+  // A response to HEAD states the length of a body it does not send.
+  parser.skip(method == http::verb::head);
+  co_await http::async_read(stream, buffer, parser, token);
   if (ec) {
     co_return;
   }
+  auto res = parser.release();
   out.status = res.result_int();
+  out.content_type = std::string(res[http::field::content_type]);
   out.body = std::move(res.body());
 }
 

@@ -12,6 +12,7 @@ namespace galaxy::testsupport {
 
 struct HttpResponse {
   unsigned status = 0;
+  std::string content_type;
   std::string body;
 };
 

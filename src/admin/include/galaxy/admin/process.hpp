@@ -1,0 +1,25 @@
+// The process_* metrics every Prometheus client library exports, read from /proc/self (Linux).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "galaxy/admin/exposition.hpp"
+
+namespace galaxy::admin {
+
+struct ProcessStats {
+  double cpu_seconds = 0;        // user + system
+  double start_time_seconds = 0;  // since the epoch
+  std::uint64_t resident_bytes = 0;
+  std::uint64_t virtual_bytes = 0;
+  std::uint64_t open_fds = 0;
+  std::uint64_t max_fds = 0;
+};
+
+// nullopt when /proc cannot be read (not Linux, or hidepid): the metrics are then left out.
+std::optional<ProcessStats> read_process_stats();
+
+void write_process_metrics(Exposition& out, const ProcessStats& stats);
+
+}  // namespace galaxy::admin
