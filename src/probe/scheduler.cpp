@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/asio/error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/assert.hpp>
 #include <cmath>
 #include <numeric>
@@ -11,6 +10,7 @@
 #include <utility>
 
 #include "galaxy/common/random.hpp"
+#include "galaxy/common/timer.hpp"
 #include "galaxy/probe/prober.hpp"
 #include "galaxy/probe/session.hpp"
 
@@ -44,7 +44,7 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
         report_(std::move(report)),
         prober_(executor, clock, settings_.probe),
         schedule_(settings_.jitter_seed != 0 ? settings_.jitter_seed : random_seed()),
-        timer_(executor) {
+        timer_(clock.make_timer(executor)) {
     if (settings_.interval <= std::chrono::milliseconds::zero()) {
       throw std::invalid_argument("probe interval must be positive");
     }
@@ -125,7 +125,7 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     stopped_ = true;
-    timer_.cancel();
+    timer_->cancel();
     for (auto& slot : slots_) {
       if (slot) {
         retire(*slot);
@@ -209,9 +209,9 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     armed_for_ = wake;
-    timer_.expires_at(wake);
+    timer_->expires_at(wake);
     const std::uint64_t generation = ++wait_generation_;
-    timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
+    timer_->async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
       const auto self = weak.lock();
       if (!self || ec == asio::error::operation_aborted || self->stopped_ ||
           generation != self->wait_generation_) {
@@ -231,7 +231,7 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<std::unique_ptr<Slot>> slots_;  // by id; unique_ptr keeps Slot& stable
   std::vector<std::uint32_t> free_ids_;
   std::unordered_map<std::string, std::uint32_t> ids_;
-  asio::steady_timer timer_;
+  std::unique_ptr<Timer> timer_;
   std::optional<ProbeSchedule::time_point> armed_for_;
   std::uint64_t wait_generation_ = 0;
   bool stopped_ = false;

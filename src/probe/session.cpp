@@ -166,7 +166,7 @@ ProbeSession::ProbeSession(std::shared_ptr<Prober::Shared> shared,
     : shared_(std::move(shared)),
       on_done_(std::move(on_done)),
       socket_(shared_->executor),
-      timer_(shared_->executor) {}
+      timer_(shared_->clock.make_timer(shared_->executor)) {}
 
 void ProbeSession::start(std::shared_ptr<const ProbeTarget> target) {
   BOOST_ASSERT(!busy_ && target);
@@ -175,8 +175,8 @@ void ProbeSession::start(std::shared_ptr<const ProbeTarget> target) {
   target_ = std::move(target);
   result_ = ProbeResult{};
   started_ = shared_->clock.steady();
-  timer_.expires_after(shared_->settings.timeout);
-  timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timer(ec); });
+  timer_->expires_after(shared_->settings.timeout);
+  timer_->async_wait([self = shared_from_this()](const error_code& ec) { self->on_timer(ec); });
   if (socket_.is_open()) {
     result_.reused_connection = true;
     phase_ = Phase::send;
@@ -365,7 +365,7 @@ void ProbeSession::finish_io(bool keep_connection) {
   if (!keep_connection) {
     close_socket();
   }
-  timer_.cancel();
+  timer_->cancel();
   maybe_complete();
 }
 
@@ -401,7 +401,7 @@ void ProbeSession::cancel() {
     result_.error = "cancelled";
   }
   close_socket();
-  timer_.cancel();
+  timer_->cancel();
 }
 
 void ProbeSession::maybe_complete() {

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "galaxy/common/random.hpp"
+#include "galaxy/common/timer.hpp"
 
 namespace galaxy::sources {
 
@@ -29,10 +30,13 @@ ModelState load_or_throw(StateStore& store) {
   return loaded->value_or(ModelState{});
 }
 
-asio::awaitable<bool> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
+// False when cancelled. On the clock's timers, so unit tests move the paced loops (ticks, backoff,
+// pings) by advancing a ManualClock.
+asio::awaitable<bool> sleep_for(const Clock& clock, std::chrono::milliseconds d) {
+  const auto timer = clock.make_timer(co_await asio::this_coro::executor);
+  timer->expires_after(d);
   error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
   co_return !ec;
 }
 
@@ -169,7 +173,7 @@ asio::awaitable<void> Watcher::listen_loop() {
     const auto wait = reconnect_backoff_.next();
     spdlog::warn("docker events stream ended ({}); reconnecting in {} ms", ec.message(),
                  wait.count());
-    if (!co_await sleep_for(wait)) {
+    if (!co_await sleep_for(clock_, wait)) {
       co_return;
     }
   }
@@ -182,7 +186,7 @@ asio::awaitable<error_code> Watcher::resync_then_watch() {
 
 asio::awaitable<error_code> Watcher::watchdog() {
   for (;;) {
-    if (!co_await sleep_for(settings_.ping_interval)) {
+    if (!co_await sleep_for(clock_, settings_.ping_interval)) {
       co_return asio::error::operation_aborted;
     }
     if (auto ec = co_await docker_.ping(); ec) {
@@ -219,7 +223,7 @@ asio::awaitable<void> Watcher::periodic_loop() {
   const auto tick = std::min(settings_.model.oom_window / 4, std::chrono::milliseconds(250));
   auto next_inspect = clock_.steady() + settings_.inspect_interval;
   auto next_save = clock_.steady() + settings_.save_interval;
-  while (co_await sleep_for(std::max(tick, std::chrono::milliseconds(1)))) {
+  while (co_await sleep_for(clock_, std::max(tick, std::chrono::milliseconds(1)))) {
     model_.on_tick();
     flush();
     const auto now = clock_.steady();

@@ -1,5 +1,9 @@
 // The prober and the scheduler against real loopback servers run in-process on the same
-// io_context. Waits are on real I/O with generous limits; no assertion is about timing.
+// io_context, in simulated time: a ManualClock drives every probe deadline, the schedule and the
+// servers' pauses, so no deadline passes because the machine is slow, and a "nothing happens
+// within X" check advances time by X and runs the loop until idle instead of sleeping. The socket
+// I/O is real: waits on it are for a condition, with a generous real-time limit that only stops a
+// hang.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,7 +12,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <functional>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "galaxy/common/clock.hpp"
+#include "galaxy/common/timer.hpp"
 #include "galaxy/probe/prober.hpp"
 #include "galaxy/probe/scheduler.hpp"
 #include "galaxy/probe/session.hpp"
@@ -38,8 +42,9 @@ class TestServer {
  public:
   using Behavior = std::function<awaitable<void>(TestServer&, tcp::socket)>;
 
-  TestServer(asio::io_context& ioc, Behavior behave)
-      : acceptor_(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0)),
+  TestServer(asio::io_context& ioc, const Clock& clock, Behavior behave)
+      : clock_(clock),
+        acceptor_(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0)),
         behave_(std::move(behave)) {
     asio::co_spawn(ioc, accept_loop(), asio::detached);
   }
@@ -65,6 +70,14 @@ class TestServer {
     co_return co_await read_request(socket, pending);
   }
 
+  // A pause in the test's (simulated) time.
+  awaitable<void> sleep_for(milliseconds d) {
+    const auto timer = clock_.make_timer(co_await asio::this_coro::executor);
+    timer->expires_after(d);
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+
   int connections = 0;
   std::vector<std::string> requests;
   std::size_t bytes_written = 0;
@@ -84,15 +97,10 @@ class TestServer {
     }
   }
 
+  const Clock& clock_;
   tcp::acceptor acceptor_;
   Behavior behave_;
 };
-
-awaitable<void> sleep_for(milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
-}
 
 awaitable<void> write_all(tcp::socket& socket, std::string_view bytes,
                           TestServer* server = nullptr) {
@@ -114,13 +122,28 @@ TestServer::Behavior answer(const std::string& response) {
     co_await write_all(socket, response);
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_send, ignored);
-    co_await sleep_for(milliseconds(200));  // let the client read and close first
+    co_await server.sleep_for(milliseconds(200));  // let the client read and close first
+  };
+}
+
+// Reads the request and never answers; holds the connection until the client closes it.
+TestServer::Behavior silent() {
+  return [](TestServer& server, tcp::socket socket) -> awaitable<void> {
+    if ((co_await server.read_request(socket)).empty()) {
+      co_return;
+    }
+    char byte = 0;
+    boost::system::error_code ec;
+    co_await socket.async_read_some(asio::buffer(&byte, 1),
+                                    asio::redirect_error(use_awaitable, ec));
+    ++server.finished;
   };
 }
 
 struct ProbeFixture : ::testing::Test {
   asio::io_context ioc;
-  SystemClock clock;
+  // After ioc: the waits still pending at the end go before the loop they would complete on.
+  ManualClock clock;
 
   ProbeSettings settings(milliseconds timeout = milliseconds(2000), bool keep_alive = false) {
     ProbeSettings s;
@@ -129,10 +152,9 @@ struct ProbeFixture : ::testing::Test {
     return s;
   }
 
-  // Runs one probe to completion on `*keep` (made on first use) or a fresh session.
-  std::optional<ProbeResult> probe(const Prober& prober, std::uint16_t port,
-                                   std::shared_ptr<ProbeSession>* keep = nullptr) {
-    std::shared_ptr<ProbeSession> fresh;
+  // Starts one probe on `*keep` (made on first use) or on `fresh`; its result lands in `last`.
+  void start_probe(const Prober& prober, std::uint16_t port,
+                   std::shared_ptr<ProbeSession>* keep = nullptr) {
     auto& session = keep != nullptr ? *keep : fresh;
     if (!session) {
       session = prober.make_session([this](const ProbeResult& r) { last = r; });
@@ -141,6 +163,13 @@ struct ProbeFixture : ::testing::Test {
     EXPECT_TRUE(target.has_value());
     last.reset();
     session->start(std::make_shared<const ProbeTarget>(std::move(*target)));
+  }
+
+  // Runs one probe to completion, in no simulated time at all: its deadline cannot pass.
+  std::optional<ProbeResult> probe(const Prober& prober, std::uint16_t port,
+                                   std::shared_ptr<ProbeSession>* keep = nullptr) {
+    fresh.reset();
+    start_probe(prober, port, keep);
     run_until([&] { return last.has_value(); });
     return last;
   }
@@ -168,18 +197,38 @@ struct ProbeFixture : ::testing::Test {
     return r->error;
   }
 
+  std::shared_ptr<ProbeSession> fresh;
   std::optional<ProbeResult> last;
 
+  // Runs the loop on real I/O until done(), while simulated time stands still; the real-time
+  // limit only ends a hang.
   void run_until(const std::function<bool()>& done) {
     const auto give_up = std::chrono::steady_clock::now() + kGenerous;
     while (!done() && std::chrono::steady_clock::now() < give_up) {
+      if (ioc.stopped()) {
+        ioc.restart();
+      }
       ioc.run_one_for(milliseconds(100));
     }
+  }
+
+  // Runs every handler that is ready, blocking on nothing: with time standing still, whatever
+  // is left waits on time or on a peer. The real-time limit only ends a handler storm.
+  void settle() {
+    const auto give_up = std::chrono::steady_clock::now() + kGenerous;
+    ioc.restart();
+    while (ioc.poll() > 0 && std::chrono::steady_clock::now() < give_up) {
+    }
+  }
+
+  // Moves simulated time on by d, settling the loop at every deadline on the way.
+  void advance(ManualClock::duration d) {
+    clock.advance(d, [this] { settle(); });
   }
 };
 
 TEST_F(ProbeFixture, Ok200AndTheRequestItSent) {
-  TestServer server(ioc,
+  TestServer server(ioc, clock,
                     answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
   Prober prober(ioc.get_executor(), clock, settings());
   EXPECT_EQ(status_of(prober, server.port()), 200);
@@ -193,14 +242,16 @@ TEST_F(ProbeFixture, Ok200AndTheRequestItSent) {
 }
 
 TEST_F(ProbeFixture, Status500IsAFailureWithoutError) {
-  TestServer server(ioc, answer("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"));
+  TestServer server(ioc, clock,
+                    answer("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"));
   Prober prober(ioc.get_executor(), clock, settings());
   EXPECT_EQ(status_of(prober, server.port()), 500);
 }
 
 TEST_F(ProbeFixture, RedirectIsNotFollowed) {
-  TestServer server(ioc, answer("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
-                                "Content-Length: 0\r\n\r\n"));
+  TestServer server(ioc, clock,
+                    answer("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
+                           "Content-Length: 0\r\n\r\n"));
   Prober prober(ioc.get_executor(), clock, settings());
   EXPECT_EQ(status_of(prober, server.port()), 302);
   EXPECT_EQ(server.requests.size(), 1U);
@@ -217,17 +268,24 @@ TEST_F(ProbeFixture, RefusedPort) {
 }
 
 TEST_F(ProbeFixture, ServerThatNeverAnswersHitsTheDeadline) {
-  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
-    co_await s.read_request(socket);
-    co_await sleep_for(milliseconds(30'000));
-  });
+  TestServer server(ioc, clock, silent());
   Prober prober(ioc.get_executor(), clock, settings(milliseconds(300)));
-  EXPECT_EQ(no_response_error(prober, server.port()),
-            "timeout after 300ms waiting for response head");
+  start_probe(prober, server.port());
+  run_until([&] { return server.requests.size() == 1; });
+  advance(milliseconds(299));
+  EXPECT_FALSE(last.has_value()) << "the deadline passed early";
+  advance(milliseconds(1));
+  run_until([&] { return last.has_value(); });
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->status, 0);
+  EXPECT_EQ(last->error, "timeout after 300ms waiting for response head");
+  EXPECT_EQ(last->latency, milliseconds(300));
+  run_until([&] { return server.finished == 1; });
+  EXPECT_EQ(server.finished, 1) << "the prober closed the connection";
 }
 
 TEST_F(ProbeFixture, SlowlorisTimesOutAtTheDeadline) {
-  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+  TestServer server(ioc, clock, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
     co_await s.read_request(socket);
     const std::string head = "HTTP/1.1 200 OK\r\nX-Slow: " + std::string(1000, 'z');
     for (const char c : head) {
@@ -235,17 +293,22 @@ TEST_F(ProbeFixture, SlowlorisTimesOutAtTheDeadline) {
       if (s.client_went_away) {
         co_return;
       }
-      co_await sleep_for(milliseconds(100));
+      co_await s.sleep_for(milliseconds(100));
     }
   });
   Prober prober(ioc.get_executor(), clock, settings(milliseconds(500)));
-  EXPECT_EQ(no_response_error(prober, server.port()),
-            "timeout after 500ms waiting for response head");
+  start_probe(prober, server.port());
+  run_until([&] { return server.bytes_written > 0; });
+  advance(milliseconds(500));  // a byte every 100 ms on the way
+  run_until([&] { return last.has_value(); });
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->status, 0);
+  EXPECT_EQ(last->error, "timeout after 500ms waiting for response head");
   EXPECT_GT(last->bytes_received, 0U);
 }
 
 TEST_F(ProbeFixture, EndlessBodyStopsReading) {
-  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+  TestServer server(ioc, clock, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
     co_await s.read_request(socket);
     co_await write_all(socket, "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n", &s);
     const std::string chunk(std::size_t{16} * 1024, 'x');
@@ -266,8 +329,9 @@ TEST_F(ProbeFixture, EndlessBodyStopsReading) {
 
 TEST_F(ProbeFixture, HugeHeadersFailBounded) {
   TestServer server(
-      ioc, answer("HTTP/1.1 200 OK\r\nX-Filler: " + std::string(std::size_t{64} * 1024, 'h') +
-                  "\r\nContent-Length: 0\r\n\r\n"));
+      ioc, clock,
+      answer("HTTP/1.1 200 OK\r\nX-Filler: " + std::string(std::size_t{64} * 1024, 'h') +
+             "\r\nContent-Length: 0\r\n\r\n"));
   const auto s = settings();
   Prober prober(ioc.get_executor(), clock, s);
   EXPECT_EQ(no_response_error(prober, server.port()), "response head over 8192 bytes");
@@ -275,7 +339,7 @@ TEST_F(ProbeFixture, HugeHeadersFailBounded) {
 }
 
 TEST_F(ProbeFixture, ConnectionReset) {
-  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+  TestServer server(ioc, clock, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
     co_await s.read_request(socket);
     socket.set_option(asio::socket_base::linger(true, 0));  // close() sends RST
     socket.close();
@@ -288,7 +352,7 @@ TEST_F(ProbeFixture, ConnectionReset) {
 // FIN/ACK exchange and no TIME_WAIT socket on the server for every probe.
 TEST_F(ProbeFixture, ClosesWithAResetOnceTheServerHasClosed) {
   std::optional<boost::system::error_code> server_read;
-  TestServer server(ioc, [&](TestServer& s, tcp::socket socket) -> awaitable<void> {
+  TestServer server(ioc, clock, [&](TestServer& s, tcp::socket socket) -> awaitable<void> {
     co_await s.read_request(socket);
     co_await write_all(socket,
                        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
@@ -310,9 +374,9 @@ TEST_F(ProbeFixture, ClosesWithAResetOnceTheServerHasClosed) {
 // prober closes first, gracefully, as any client would.
 TEST_F(ProbeFixture, ClosesGracefullyWhenTheServerKeepsTheConnection) {
   std::optional<boost::system::error_code> server_read;
-  TestServer server(ioc, [&](TestServer& s, tcp::socket socket) -> awaitable<void> {
+  TestServer server(ioc, clock, [&](TestServer& s, tcp::socket socket) -> awaitable<void> {
     co_await s.read_request(socket);
-    co_await write_all(socket, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+    co_await write_all(socket, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n", &s);
     char byte = 0;
     boost::system::error_code ec;
     co_await socket.async_read_some(asio::buffer(&byte, 1),
@@ -320,17 +384,24 @@ TEST_F(ProbeFixture, ClosesGracefullyWhenTheServerKeepsTheConnection) {
     server_read = ec;
   });
   Prober prober(ioc.get_executor(), clock, settings(milliseconds(300)));
-  EXPECT_EQ(status_of(prober, server.port()), 200);
-  run_until([&] { return server_read.has_value(); });
+  start_probe(prober, server.port());
+  run_until([&] { return server.bytes_written > 0; });
+  settle();
+  EXPECT_FALSE(last.has_value()) << "the prober waits for the close until its deadline";
+  advance(milliseconds(300));
+  run_until([&] { return last.has_value() && server_read.has_value(); });
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->status, 200);
+  EXPECT_EQ(last->error, "");
   ASSERT_TRUE(server_read.has_value());
   EXPECT_EQ(*server_read, asio::error::eof);
 }
 
 TEST_F(ProbeFixture, ClosedWithoutResponse) {
-  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
+  TestServer server(ioc, clock, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
     co_await s.read_request(socket);
     socket.shutdown(tcp::socket::shutdown_send);
-    co_await sleep_for(milliseconds(200));
+    co_await s.sleep_for(milliseconds(200));
   });
   Prober prober(ioc.get_executor(), clock, settings());
   EXPECT_EQ(no_response_error(prober, server.port()), "connection closed before response");
@@ -338,14 +409,14 @@ TEST_F(ProbeFixture, ClosedWithoutResponse) {
 
 TEST_F(ProbeFixture, TlsServerOnAPlainPortIsMalformed) {
   // What a TLS server sends back for a plaintext request: a fatal alert record.
-  TestServer server(ioc, answer(std::string("\x15\x03\x03\x00\x02\x02\x32", 7)));
+  TestServer server(ioc, clock, answer(std::string("\x15\x03\x03\x00\x02\x02\x32", 7)));
   Prober prober(ioc.get_executor(), clock, settings());
   const std::string error = no_response_error(prober, server.port());
   EXPECT_TRUE(error.starts_with("malformed HTTP response")) << error;
 }
 
 TEST_F(ProbeFixture, GarbageIsMalformed) {
-  TestServer server(ioc, answer("SSH-2.0-OpenSSH_9.2\r\n"));
+  TestServer server(ioc, clock, answer("SSH-2.0-OpenSSH_9.2\r\n"));
   Prober prober(ioc.get_executor(), clock, settings());
   const std::string error = no_response_error(prober, server.port());
   EXPECT_TRUE(error.starts_with("malformed HTTP response")) << error;
@@ -368,7 +439,7 @@ TestServer::Behavior keep_alive_server(int per_connection) {
 }
 
 TEST_F(ProbeFixture, KeepAliveReusesTheConnection) {
-  TestServer server(ioc, keep_alive_server(100));
+  TestServer server(ioc, clock, keep_alive_server(100));
   Prober prober(ioc.get_executor(), clock, settings(milliseconds(2000), true));
   std::shared_ptr<ProbeSession> session;  // one session across probes, as the scheduler uses it
   std::vector<ProbeResult> results;
@@ -387,7 +458,7 @@ TEST_F(ProbeFixture, KeepAliveReusesTheConnection) {
 }
 
 TEST_F(ProbeFixture, KeepAliveReconnectsWhenTheServerDroppedTheIdleConnection) {
-  TestServer server(ioc, keep_alive_server(1));
+  TestServer server(ioc, clock, keep_alive_server(1));
   Prober prober(ioc.get_executor(), clock, settings(milliseconds(2000), true));
   std::shared_ptr<ProbeSession> session;
   const auto first = probe(prober, server.port(), &session);
@@ -430,12 +501,27 @@ struct SchedulerFixture : ProbeFixture {
         });
   }
 
-  // Runs the loop for about `d` of real time; for "nothing happens" checks, never for timing.
-  void run_for(milliseconds d) {
-    bool done = false;
-    asio::steady_timer t(ioc, d);
-    t.async_wait([&](const boost::system::error_code&) { done = true; });
-    run_until([&] { return done; });
+  // Probes started and not yet finished; exact while no session was retired mid-probe.
+  static std::uint64_t in_flight(const ProbeScheduler& scheduler) {
+    const auto s = scheduler.stats();
+    return s.probes_started - s.probes_ok - s.probes_failed;
+  }
+
+  // Moves simulated time on, one batch window at a time (the scheduler wakes only on those), until
+  // done() or `limit`. At every deadline on the way the loop is settled and then run on real I/O
+  // until quiet(): given "the probes this step started have finished", no deadline passes while
+  // a reply is merely on its way, however slow the machine.
+  void advance_until(const std::function<bool()>& done, milliseconds limit,
+                     const std::function<bool()>& quiet = {}) {
+    const milliseconds step = fast().batch_window;
+    for (milliseconds waited{0}; !done() && waited < limit; waited += step) {
+      clock.advance(step, [&] {
+        settle();
+        if (quiet) {
+          run_until(quiet);
+        }
+      });
+    }
   }
 
   std::uint16_t refused_port() {
@@ -448,7 +534,7 @@ struct SchedulerFixture : ProbeFixture {
 
 TEST_F(SchedulerFixture, FailsAfterThreeThenRecoversWithTheWholeRun) {
   int status = 500;
-  TestServer server(ioc, [&status](TestServer& s, tcp::socket socket) -> awaitable<void> {
+  TestServer server(ioc, clock, [&status](TestServer& s, tcp::socket socket) -> awaitable<void> {
     if ((co_await s.read_request(socket)).empty()) {
       co_return;
     }
@@ -457,17 +543,19 @@ TEST_F(SchedulerFixture, FailsAfterThreeThenRecoversWithTheWholeRun) {
   });
   auto scheduler = make(fast(), [&status](const Reported&) { status = 200; });
   ASSERT_TRUE(scheduler->add("c1", "127.0.0.1", server.port(), "/healthz").has_value());
-  run_until([&] { return reports.size() >= 2; });
+  advance_until([&] { return reports.size() >= 2; }, milliseconds(2000),
+                [&] { return in_flight(*scheduler) == 0; });
   ASSERT_EQ(reports.size(), 2U);
   EXPECT_EQ(reports[0].key, "c1");
   EXPECT_EQ(reports[0].details, contract::Details(contract::ProbeFailed{3, 500, ""}));
   EXPECT_EQ(reports[1].details, contract::Details(contract::ProbeRecovered{3}));
   EXPECT_GT(reports[0].wall_ms, 0);
-  EXPECT_LE(reports[0].wall_ms, reports[1].wall_ms);
+  EXPECT_EQ(reports[1].wall_ms - reports[0].wall_ms, 20) << "the next round, one interval later";
   const auto stats = scheduler->stats();
   EXPECT_EQ(stats.targets, 1U);
   EXPECT_EQ(stats.probes_failed, 3U);
-  EXPECT_GE(stats.probes_ok, 1U);
+  EXPECT_EQ(stats.probes_ok, 1U);
+  EXPECT_EQ(stats.rounds_missed, 0U);
 }
 
 TEST_F(SchedulerFixture, ReAddingAKeyStartsAFreshRun) {
@@ -480,27 +568,31 @@ TEST_F(SchedulerFixture, ReAddingAKeyStartsAFreshRun) {
     }
   });
   ASSERT_TRUE(scheduler->add("c1", "127.0.0.1", port, "/healthz").has_value());
-  run_until([&] { return reports.size() >= 2; });
+  advance_until([&] { return reports.size() >= 2; }, milliseconds(2000),
+                [&] { return in_flight(*scheduler) == 0; });
   ASSERT_EQ(reports.size(), 2U);
   const contract::Details refused = contract::ProbeFailed{3, 0, "connection refused"};
   EXPECT_EQ(reports[0].details, refused);
   EXPECT_EQ(reports[1].details, refused);
+  EXPECT_EQ(scheduler->stats().probes_failed, 6U);
 }
 
 TEST_F(SchedulerFixture, SlowTargetsMissRoundsInsteadOfPilingUp) {
-  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
-    co_await s.read_request(socket);
-    co_await sleep_for(milliseconds(30'000));
-  });
+  TestServer server(ioc, clock, silent());
   auto scheduler = make(fast(milliseconds(200)));
   ASSERT_TRUE(scheduler->add("c1", "127.0.0.1", server.port(), "/healthz").has_value());
-  run_until([&] { return !reports.empty(); });
+  // Quiet once every started probe's request has reached the server: each is then waiting for a
+  // response head, which never comes.
+  advance_until([&] { return !reports.empty(); }, milliseconds(2000),
+                [&] { return server.requests.size() == scheduler->stats().probes_started; });
   ASSERT_EQ(reports.size(), 1U);
   EXPECT_EQ(reports[0].details, contract::Details(contract::ProbeFailed{
                                     3, 0, "timeout after 200ms waiting for response head"}));
   const auto stats = scheduler->stats();
+  EXPECT_EQ(stats.probes_started, 3U);
   EXPECT_EQ(stats.probes_started, static_cast<std::uint64_t>(server.connections));
   EXPECT_GT(stats.rounds_missed, 0U) << "a 200 ms probe every 20 ms must miss rounds";
+  EXPECT_EQ(stats.rounds_skipped, 0U) << "the timer woke for every slot";
 }
 
 TEST_F(SchedulerFixture, RemovedAndStoppedTargetsReportNothing) {
@@ -510,28 +602,35 @@ TEST_F(SchedulerFixture, RemovedAndStoppedTargetsReportNothing) {
   ASSERT_TRUE(scheduler->add("stopped", "127.0.0.1", port, "/healthz").has_value());
   scheduler->remove("gone");
   EXPECT_FALSE(scheduler->contains("gone"));
-  run_until([&] { return scheduler->stats().probes_started > 0; });
+  advance_until([&] { return scheduler->stats().probes_started > 0; }, milliseconds(1000));
+  ASSERT_GT(scheduler->stats().probes_started, 0U);
+  const std::uint64_t started = scheduler->stats().probes_started;
   scheduler->stop();
-  run_for(milliseconds(300));  // without remove/stop both would have failed three times by now
+  advance(milliseconds(300));  // 15 rounds: without remove/stop both would have failed 3 times
   EXPECT_TRUE(reports.empty());
+  EXPECT_EQ(scheduler->stats().probes_started, started) << "nothing started after stop()";
+  EXPECT_EQ(clock.pending_waits(), 0U) << "and nothing is left waiting to fire later";
   EXPECT_FALSE(scheduler->add("late", "127.0.0.1", port, "/healthz").has_value());
 }
 
 TEST_F(SchedulerFixture, DestroyedWithProbesInFlight) {
-  TestServer server(ioc, [](TestServer& s, tcp::socket socket) -> awaitable<void> {
-    co_await s.read_request(socket);
-    co_await sleep_for(milliseconds(30'000));
-  });
+  TestServer server(ioc, clock, silent());
   auto scheduler = make(fast(milliseconds(5000)));
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(scheduler->add("c" + std::to_string(i), "127.0.0.1", server.port(), "/healthz")
                     .has_value());
   }
-  run_until([&] { return server.connections >= 20; });
+  advance_until([&] { return server.requests.size() >= 20; }, milliseconds(1000),
+                [&] { return server.requests.size() == scheduler->stats().probes_started; });
   EXPECT_EQ(server.connections, 20);
   scheduler.reset();
-  run_for(milliseconds(100));  // pending handlers run against a destroyed scheduler
+  // Past every probe's deadline: whatever handlers are still pending run against a destroyed
+  // scheduler.
+  advance(milliseconds(6000));
   EXPECT_TRUE(reports.empty());
+  EXPECT_EQ(clock.pending_waits(), 0U);
+  run_until([&] { return server.finished == 20; });
+  EXPECT_EQ(server.finished, 20) << "every connection was closed";
 }
 
 TEST_F(SchedulerFixture, RejectsBadTargetsAndUnknownKeys) {
@@ -550,25 +649,28 @@ TEST_F(SchedulerFixture, RejectsBadTargetsAndUnknownKeys) {
 }
 
 TEST_F(SchedulerFixture, UpdateMovesATargetWithoutResettingItsRun) {
-  TestServer failing(ioc, answer("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"));
+  TestServer failing(ioc, clock, answer("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"));
   const std::uint16_t refused = refused_port();
   std::uint64_t failed_before_report = 0;
   std::unique_ptr<ProbeScheduler> scheduler;
   scheduler = make(
       fast(), [&](const Reported&) { failed_before_report = scheduler->stats().probes_failed; });
   ASSERT_TRUE(scheduler->add("c1", "127.0.0.1", refused, "/healthz").has_value());
-  run_until([&] { return scheduler->stats().probes_failed >= 2; });
+  const auto quiet = [&] { return in_flight(*scheduler) == 0; };
+  advance_until([&] { return scheduler->stats().probes_failed >= 2; }, milliseconds(1000), quiet);
   ASSERT_EQ(scheduler->stats().probes_failed, 2U);
   ASSERT_TRUE(scheduler->update("c1", "127.0.0.1", failing.port(), "/healthz").has_value());
-  run_until([&] { return !reports.empty(); });
+  advance_until([&] { return !reports.empty(); }, milliseconds(1000), quiet);
   ASSERT_EQ(reports.size(), 1U);
   // The third failure overall completes the run, and it came from the new address.
   EXPECT_EQ(reports[0].details, contract::Details(contract::ProbeFailed{3, 500, ""}));
   EXPECT_EQ(failed_before_report, 3U);
 }
 
+// Three rounds of 300 targets in simulated time: every batch's probes finish before time moves on,
+// so however loaded the machine, no deadline passes and no round is missed or skipped.
 TEST_F(SchedulerFixture, ManyTargetsOnOneLoop) {
-  TestServer server(ioc, answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  TestServer server(ioc, clock, answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
   auto settings = fast();
   settings.interval = milliseconds(100);
   auto scheduler = make(settings);
@@ -576,10 +678,18 @@ TEST_F(SchedulerFixture, ManyTargetsOnOneLoop) {
     ASSERT_TRUE(scheduler->add("c" + std::to_string(i), "127.0.0.1", server.port(), "/healthz")
                     .has_value());
   }
-  run_until([&] { return scheduler->stats().probes_ok >= 900; });
+  // First slots are in [0, 100 ms), so by 300 ms each target has had exactly three.
+  clock.advance(milliseconds(300), [&] {
+    settle();
+    run_until([&] { return in_flight(*scheduler) == 0; });
+  });
   const auto stats = scheduler->stats();
-  EXPECT_GE(stats.probes_ok, 900U);
+  EXPECT_EQ(stats.probes_started, 900U);
+  EXPECT_EQ(stats.probes_ok, 900U);
   EXPECT_EQ(stats.probes_failed, 0U);
+  EXPECT_EQ(stats.rounds_missed, 0U);
+  EXPECT_EQ(stats.rounds_skipped, 0U);
+  EXPECT_LE(stats.lag_quantile_ms(1.0), 4) << "a start waits less than one batch window (5 ms)";
   EXPECT_TRUE(reports.empty());
 }
 

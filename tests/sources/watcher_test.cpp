@@ -1,5 +1,5 @@
 // The Watcher's wiring against a fake Docker: no sockets, no sleeping — the loop is polled until
-// it has nothing ready to run.
+// it has nothing ready to run, and its paced waits (tick, backoff, pings) run on a ManualClock.
 #include "galaxy/sources/watcher.hpp"
 
 #include <gtest/gtest.h>
@@ -25,8 +25,13 @@ class FakeDocker final : public docker::DockerApi {
   std::vector<error_code> stream_endings;      // how the next subscriptions end, then: stay open
   std::vector<docker::EventsQuery> queries;
   int inspects = 0;
+  int pings = 0;
+  error_code ping_result;
 
-  asio::awaitable<error_code> ping() override { co_return error_code{}; }
+  asio::awaitable<error_code> ping() override {
+    ++pings;
+    co_return ping_result;
+  }
   asio::awaitable<Result<std::vector<docker::ContainerSummary>>> list_containers(
       std::string /*label*/) override {
     co_return listed;
@@ -115,6 +120,7 @@ docker::DockerEvent event(std::string id, std::string action, std::int64_t ms,
 class WatcherTest : public ::testing::Test {
  protected:
   asio::io_context ioc;
+  // After ioc: the waits still pending at the end go before the loop they would complete on.
   ManualClock clock{1'775'121'700'000};
   FakeDocker docker;
   Sink sink;
@@ -125,8 +131,13 @@ class WatcherTest : public ::testing::Test {
   bool finished = false;
   std::unique_ptr<Watcher> watcher;
 
-  void start(WatcherSettings s = {}) {
+  // Reconnects at once, unless a test sets a backoff.
+  static WatcherSettings settings() {
+    WatcherSettings s;
     s.reconnect_min = std::chrono::milliseconds(0);
+    return s;
+  }
+  void start(WatcherSettings s = settings()) {
     watcher = std::make_unique<Watcher>(ioc.get_executor(), clock, docker, sink, store, removals,
                                         probes, s);
     asio::co_spawn(ioc, watcher->run(),
@@ -142,6 +153,10 @@ class WatcherTest : public ::testing::Test {
     ioc.restart();  // poll() stops the context once it runs out of work
     while (ioc.poll() > 0) {
     }
+  }
+  // Moves simulated time on, settling the loop at every deadline on the way.
+  void advance(ManualClock::duration d) {
+    clock.advance(d, [this] { settle(); });
   }
   void stop() {
     cancel.emit(asio::cancellation_type::terminal);
@@ -183,7 +198,7 @@ TEST_F(WatcherTest, SyncedAfterTheListedContainerIsInspected) {
 TEST_F(WatcherTest, ProbesTheConfiguredNetwork) {
   docker.listed = {{"a", {{"galaxy.game_id", "game-a"}}, "running", "img"}};
   docker.containers["a"] = running("a", clock.wall_ms() - 60'000);
-  WatcherSettings s;
+  WatcherSettings s = settings();
   s.network = "galaxy";
   start(s);
   EXPECT_EQ(probes.active["a"].ip, "10.1.0.9");
@@ -223,6 +238,55 @@ TEST_F(WatcherTest, ReconnectsResumingFromTheCursor) {
   ASSERT_EQ(events.size(), 2U) << "the exit once, then the inspect of the exited container";
   EXPECT_EQ(events[0].type(), contract::EventType::container_exited);
   EXPECT_EQ(events[1].type(), contract::EventType::inspect_unhealthy);
+  stop();
+}
+
+TEST_F(WatcherTest, ReconnectWaitsOutTheBackoff) {
+  docker.stream_endings = {asio::error::connection_reset};
+  WatcherSettings s;
+  s.reconnect_min = std::chrono::milliseconds(1000);
+  s.reconnect_max = std::chrono::milliseconds(1000);
+  start(s);
+  ASSERT_EQ(docker.queries.size(), 1U);
+  EXPECT_EQ(watcher->stats().reconnects, 1U);
+  // The first retry waits a jittered [500, 1000] ms.
+  advance(std::chrono::milliseconds(499));
+  EXPECT_EQ(docker.queries.size(), 1U) << "resubscribed within the backoff";
+  advance(std::chrono::milliseconds(501));
+  EXPECT_EQ(docker.queries.size(), 2U);
+  stop();
+}
+
+TEST_F(WatcherTest, InspectsEveryWatchedContainerEachInterval) {
+  docker.listed = {{"a", {{"galaxy.game_id", "game-a"}}, "running", "img"}};
+  docker.containers["a"] = running("a", clock.wall_ms() - 60'000);
+  WatcherSettings s = settings();
+  s.inspect_interval = std::chrono::seconds(10);
+  start(s);
+  ASSERT_EQ(docker.inspects, 1) << "the resync";
+  advance(s.inspect_interval - std::chrono::milliseconds(1));
+  EXPECT_EQ(docker.inspects, 1) << "a round before the interval";
+  advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(docker.inspects, 2);
+  advance(s.inspect_interval);
+  EXPECT_EQ(docker.inspects, 3);
+  stop();
+}
+
+TEST_F(WatcherTest, PingsOnTheIntervalAndResubscribesWhenThePingFails) {
+  WatcherSettings s = settings();
+  s.ping_interval = std::chrono::seconds(5);
+  start(s);
+  advance(s.ping_interval - std::chrono::milliseconds(1));
+  EXPECT_EQ(docker.pings, 0) << "pinged within the interval";
+  advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(docker.pings, 1);
+  EXPECT_EQ(docker.queries.size(), 1U) << "a live daemon keeps its subscription";
+  docker.ping_result = asio::error::connection_refused;
+  advance(s.ping_interval);
+  EXPECT_EQ(docker.pings, 2);
+  EXPECT_EQ(watcher->stats().reconnects, 1U);
+  EXPECT_EQ(docker.queries.size(), 2U);
   stop();
 }
 

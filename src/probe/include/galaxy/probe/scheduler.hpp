@@ -1,7 +1,7 @@
 // Probes every registered target on its own fixed grid and reports probe_failed/probe_recovered.
 //
-// ProbeScheduler is a thin driver over ProbeSchedule (schedule.hpp, the timing alone): one asio
-// timer for all targets, woken at the earliest due time, which starts the due probes on their
+// ProbeScheduler is a thin driver over ProbeSchedule (schedule.hpp, the timing alone): one timer
+// for all targets, woken at the earliest due time, which starts the due probes on their
 // ProbeSessions.
 #pragma once
 
@@ -61,7 +61,8 @@ class ProbeScheduler {
       std::function<void(const std::string& key, const contract::Details&, std::int64_t wall_ms)>;
 
   // The executor must run on one thread (or be a strand); every member function must be called
-  // from it. The clock must tell steady time on std::chrono::steady_clock, which the timer uses.
+  // from it. The schedule, the timer and every probe deadline run on the clock's time (a
+  // ManualClock in unit tests), and the clock must outlive the scheduler.
   // Throws std::invalid_argument for unusable settings.
   ProbeScheduler(const boost::asio::any_io_executor& executor, const Clock& clock,
                  ProbeSchedulerSettings settings, Report report);

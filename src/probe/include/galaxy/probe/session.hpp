@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "galaxy/common/timer.hpp"
 #include "galaxy/probe/prober.hpp"
 #include "galaxy/probe/response_reader.hpp"
 #include "galaxy/probe/target.hpp"
@@ -56,7 +56,7 @@ class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
   std::shared_ptr<Prober::Shared> shared_;
   std::function<void(const ProbeResult&)> on_done_;
   boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer timer_;
+  std::unique_ptr<Timer> timer_;  // the deadline, in the prober's clock
   std::shared_ptr<const ProbeTarget> target_;
   std::unique_ptr<char[]> buffer_;  // borrowed from the pool while reading
   std::optional<ResponseReader> reader_;

@@ -61,7 +61,8 @@ struct WatcherStats {
 
 class Watcher final : private ModelActions {
  public:
-  // Throws galaxy::ErrorException when the state store holds a state it cannot read.
+  // Throws galaxy::ErrorException when the state store holds a state it cannot read. Its paced
+  // waits (the periodic tick, reconnect backoff, pings) are on the clock's timers.
   Watcher(const boost::asio::any_io_executor& executor, const Clock& clock,
           docker::DockerApi& docker, contract::TransitionSink& sink, StateStore& store,
           const RemovalIntents& removals, ProbeControl& probes, WatcherSettings settings);
@@ -121,6 +122,8 @@ class Watcher final : private ModelActions {
   WatcherStats stats_;
   std::deque<std::string> pending_;
   std::set<std::string> pending_set_;
+  // A wake-up for idle inspect workers (cancel_one), never expiring: not a wait on time, so not
+  // one of the clock's timers.
   boost::asio::steady_timer work_ready_;
   std::size_t in_flight_ = 0;
   bool reload_requested_ = false;
