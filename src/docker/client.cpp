@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "galaxy/docker/errors.hpp"
+#include "errors.hpp"
 #include "line_splitter.hpp"
 
 namespace galaxy::docker {
@@ -66,14 +66,6 @@ std::string describe(const RequestLine& r) {
   return std::string(http::to_string(r.method)) + " " + r.target;
 }
 
-Error to_error(const RequestLine& r, const Reply& reply) {
-  std::string reason = reply.ec.message();
-  if (!reply.detail.empty()) {
-    reason += ": " + reply.detail;
-  }
-  return make_error(describe(r), std::move(reason));
-}
-
 // Docker's error bodies are {"message": "..."}; anything else is shown raw, shortened.
 std::string docker_message(unsigned status, std::string_view body) {
   std::string msg;
@@ -91,6 +83,46 @@ std::string docker_message(unsigned status, std::string_view body) {
     msg.resize(kMaxErrorMessage);
   }
   return "HTTP " + std::to_string(status) + (msg.empty() ? "" : " " + msg);
+}
+
+// What a caller can do about a transport outcome (after normalize()).
+ErrorKind kind_of(error_code ec) {
+  if (ec == asio::error::timed_out) {
+    return ErrorKind::timeout;
+  }
+  if (ec == asio::error::eof) {
+    return ErrorKind::closed;
+  }
+  if (ec == errc::bad_response || ec == errc::body_too_large) {
+    return ErrorKind::protocol;
+  }
+  // Refused, reset, no socket at the path, DNS, unreachable: the daemon may come back.
+  return ErrorKind::io;
+}
+
+Error transport_error(std::string path, error_code ec, const std::string& detail = {}) {
+  if (ec == asio::error::operation_aborted) {
+    return cancelled_error(std::move(path));
+  }
+  std::string reason = ec.message();
+  if (!detail.empty()) {
+    reason += ": " + detail;
+  }
+  return make_error(kind_of(ec), std::move(path), std::move(reason));
+}
+
+Error to_error(const RequestLine& r, const Reply& reply) {
+  return transport_error(describe(r), reply.ec, reply.detail);
+}
+
+Error status_error(const RequestLine& r, unsigned status, std::string_view body) {
+  return make_error(ErrorKind::server, describe(r), docker_message(status, body),
+                    std::to_string(status));
+}
+
+// A 200 whose body is not what the call expects: the daemon is not speaking the API we think.
+Error body_error(std::string path, std::string reason) {
+  return make_error(ErrorKind::protocol, std::move(path), std::move(reason));
 }
 
 // Callers branch on a few outcomes; Beast's own codes are folded into those.
@@ -277,14 +309,15 @@ asio::awaitable<Reply> exchange(S& s, const http::request<http::string_body>& re
 
 // Streams the events body through a bounded buffer; returns why it ended.
 template <class S>
-asio::awaitable<error_code> read_events(S& s, const http::request<http::string_body>& req,
-                                        std::chrono::milliseconds timeout,
-                                        std::size_t max_line_bytes, const EventHandler& on_event) {
+asio::awaitable<Error> read_events(S& s, const std::string& path,
+                                   const http::request<http::string_body>& req,
+                                   std::chrono::milliseconds timeout, std::size_t max_line_bytes,
+                                   const EventHandler& on_event) {
   s.expires_after(timeout);
   auto [wec, written] = co_await http::async_write(s, req, kTok);
   static_cast<void>(written);
   if (wec) {
-    co_return normalize(wec);
+    co_return transport_error(path, normalize(wec));
   }
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
@@ -295,10 +328,13 @@ asio::awaitable<error_code> read_events(S& s, const http::request<http::string_b
     hec = co_await read_some(s, buffer, parser);
   }
   if (hec) {
-    co_return normalize(hec);
+    co_return transport_error(path, normalize(hec));
   }
   if (parser.get().result() != http::status::ok) {
-    co_return errc::http_status;
+    // The body of an error answer is not read: the stream's parser has no buffer for it yet.
+    const unsigned status = parser.get().result_int();
+    co_return make_error(ErrorKind::server, path, docker_message(status, ""),
+                         std::to_string(status));
   }
   s.expires_never();  // Docker sends nothing while nothing happens; the caller watches liveness
 
@@ -322,23 +358,18 @@ asio::awaitable<error_code> read_events(S& s, const http::request<http::string_b
     if (ec) {
       if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
           ec == asio::error::eof) {
-        co_return errc::stream_closed;
+        break;
       }
-      co_return normalize(ec);
+      co_return transport_error(path, normalize(ec));
     }
   }
-  co_return errc::stream_closed;
+  co_return make_error(ErrorKind::closed, path, "the Docker events stream was closed");
 }
 
 // Asio raises operation_aborted as an exception when a cancelled coroutine awaits again; the
 // client's contract is error values, so each public call converts it back.
-template <class T>
-T from_exception(const boost::system::system_error& e) {
-  if constexpr (std::is_same_v<T, error_code>) {
-    return e.code();
-  } else {
-    return T{make_error("/", e.code().message())};
-  }
+Error from_exception(const boost::system::system_error& e) {
+  return transport_error("docker", e.code());
 }
 
 }  // namespace
@@ -419,18 +450,21 @@ asio::awaitable<Result<ApiVersion>> DockerClient::negotiate() {
       co_return to_error(line, reply);
     }
     if (reply.status != 200) {
-      co_return make_error(describe(line), docker_message(reply.status, reply.body));
+      co_return status_error(line, reply.status, reply.body);
     }
     if (reply.api_version.empty()) {
-      co_return make_error(describe(line), "no Api-Version header (Docker older than 1.25?)");
+      co_return body_error(describe(line), "no Api-Version header (Docker older than 1.25?)");
     }
     auto v = negotiate_api_version(reply.api_version);
-    if (v) {
-      version_ = *v;
+    if (!v) {
+      Error e = v.error();
+      e.kind = ErrorKind::protocol;  // a version we cannot speak, or not a version at all
+      co_return e;
     }
+    version_ = *v;
     co_return v;
   } catch (const boost::system::system_error& e) {
-    co_return from_exception<Result<ApiVersion>>(e);
+    co_return from_exception(e);
   }
 }
 
@@ -450,29 +484,13 @@ asio::awaitable<Result<ApiVersion>> DockerClient::ensure_version() {
   return negotiate();
 }
 
-asio::awaitable<error_code> DockerClient::ping() {
-  const RequestLine line{http::verb::get, "/_ping"};
-  try {
-    const Reply reply =
-        co_await round_trip(executor_, endpoint_, settings_, line, {}, settings_.request_timeout);
-    if (reply.ec) {
-      co_return reply.ec;
-    }
-    if (reply.status != 200) {
-      co_return errc::http_status;
-    }
-    if (!parse_api_version(reply.api_version)) {
-      co_return errc::bad_response;
-    }
-    auto v = negotiate_api_version(reply.api_version);
-    if (!v) {
-      co_return errc::unsupported_api_version;
-    }
-    version_ = *v;
-    co_return error_code{};
-  } catch (const boost::system::system_error& e) {
-    co_return e.code();
+// A ping is a negotiation whose version the caller does not need (it is kept for later calls).
+asio::awaitable<Result<void>> DockerClient::ping() {
+  auto v = co_await negotiate();
+  if (!v) {
+    co_return v.error();
   }
+  co_return Result<void>{};
 }
 
 asio::awaitable<Result<std::vector<ContainerSummary>>> DockerClient::list_containers(
@@ -493,11 +511,15 @@ asio::awaitable<Result<std::vector<ContainerSummary>>> DockerClient::list_contai
       co_return to_error(line, reply);
     }
     if (reply.status != 200) {
-      co_return make_error(describe(line), docker_message(reply.status, reply.body));
+      co_return status_error(line, reply.status, reply.body);
     }
-    co_return parse_container_list(reply.body);
+    auto parsed = parse_container_list(reply.body);
+    if (!parsed) {
+      co_return body_error(describe(line) + " " + parsed.error().path, parsed.error().reason);
+    }
+    co_return parsed;
   } catch (const boost::system::system_error& e) {
-    co_return from_exception<Result<std::vector<ContainerSummary>>>(e);
+    co_return from_exception(e);
   }
 }
 
@@ -520,29 +542,30 @@ asio::awaitable<InspectOutcome> DockerClient::inspect(std::string id) {
       co_return NotFound{};
     }
     if (reply.status != 200) {
-      co_return make_error(describe(line), docker_message(reply.status, reply.body));
+      co_return status_error(line, reply.status, reply.body);
     }
     auto parsed = parse_inspect(reply.body);
     if (!parsed) {
-      co_return make_error(describe(line) + " " + parsed.error().path, parsed.error().reason);
+      co_return body_error(describe(line) + " " + parsed.error().path, parsed.error().reason);
     }
     co_return std::move(*parsed);
   } catch (const boost::system::system_error& e) {
-    co_return InspectOutcome{make_error("/", e.code().message())};
+    co_return InspectOutcome{from_exception(e)};
   }
 }
 
-asio::awaitable<error_code> DockerClient::stream_events(EventsQuery query, EventHandler on_event) {
+asio::awaitable<Error> DockerClient::stream_events(EventsQuery query, EventHandler on_event) {
   try {
     if (!version_) {
-      // ping() rather than negotiate(): the caller gets the precise reason (refused, timed out,
-      // unsupported version) to decide how to retry.
-      if (const error_code ec = co_await ping(); ec) {
-        co_return ec;
+      if (auto v = co_await negotiate(); !v) {
+        co_return v.error();
       }
     }
     boost::urls::url url;
     url.set_path("/v" + version_->to_string() + "/events");
+    // Errors name the request without its query (since, filters): they are logged at every
+    // reconnect.
+    const std::string path = describe(RequestLine{http::verb::get, std::string(url.path())});
     if (query.since_nano) {
       // Docker reads "seconds.nanoseconds".
       const std::int64_t ns = *query.since_nano;
@@ -555,18 +578,19 @@ asio::awaitable<error_code> DockerClient::stream_events(EventsQuery query, Event
 
     Stream stream = make_stream(executor_, endpoint_);
     const auto req = make_request(line, endpoint_, settings_.user_agent, {});
-    error_code ec = co_await std::visit(
+    const error_code ec = co_await std::visit(
         [&](auto& s) { return connect_to(s, endpoint_, settings_.connect_timeout); }, stream);
     if (ec) {
-      co_return ec;
+      co_return transport_error(path, ec);
     }
     co_return co_await std::visit(
         [&](auto& s) {
-          return read_events(s, req, settings_.request_timeout, settings_.max_line_bytes, on_event);
+          return read_events(s, path, req, settings_.request_timeout, settings_.max_line_bytes,
+                             on_event);
         },
         stream);
   } catch (const boost::system::system_error& e) {
-    co_return e.code();
+    co_return from_exception(e);
   }
 }
 
@@ -593,7 +617,7 @@ Result<void> expect_status(const RequestLine& line, const Reply& reply,
       return {};
     }
   }
-  return make_error(describe(line), docker_message(reply.status, reply.body));
+  return status_error(line, reply.status, reply.body);
 }
 
 }  // namespace
@@ -636,11 +660,11 @@ asio::awaitable<Result<std::string>> DockerClient::create_container(ContainerCre
     const json::value v2 = json::parse(reply.body, ec);
     const json::value* id = (!ec && v2.is_object()) ? v2.as_object().if_contains("Id") : nullptr;
     if (id == nullptr || !id->is_string()) {
-      co_return make_error(describe(line) + " /Id", "missing in the create response");
+      co_return body_error(describe(line) + " /Id", "missing in the create response");
     }
     co_return Result<std::string>{boost::system::in_place_value, id->as_string()};
   } catch (const boost::system::system_error& e) {
-    co_return from_exception<Result<std::string>>(e);
+    co_return from_exception(e);
   }
 }
 
@@ -660,7 +684,7 @@ asio::awaitable<Result<void>> DockerClient::container_call(http_verb method, std
     const Reply reply = co_await round_trip(executor_, endpoint_, settings_, line, {}, timeout);
     co_return expect_status(line, reply, ok);
   } catch (const boost::system::system_error& e) {
-    co_return from_exception<Result<void>>(e);
+    co_return from_exception(e);
   }
 }
 

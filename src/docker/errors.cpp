@@ -1,4 +1,4 @@
-#include "galaxy/docker/errors.hpp"
+#include "errors.hpp"
 
 #include <string>
 
@@ -10,14 +10,8 @@ class DockerCategory final : public boost::system::error_category {
   const char* name() const noexcept override { return "galaxy.docker"; }
   std::string message(int ev) const override {
     switch (static_cast<errc>(ev)) {
-      case errc::http_status:
-        return "unexpected HTTP status from the Docker daemon";
       case errc::bad_response:
         return "malformed response from the Docker daemon";
-      case errc::unsupported_api_version:
-        return "Docker daemon API version is older than 1.41";
-      case errc::stream_closed:
-        return "the Docker events stream was closed";
       case errc::body_too_large:
         return "Docker response body exceeds the configured limit";
     }

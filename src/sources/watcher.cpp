@@ -9,6 +9,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <utility>
+#include <variant>
 
 #include "galaxy/common/random.hpp"
 #include "galaxy/common/timer.hpp"
@@ -158,8 +160,9 @@ asio::awaitable<void> Watcher::listen_loop() {
     // The stream call runs alongside a resync and a watchdog; the first to end (the stream
     // breaking, or the watchdog finding the daemon dead) ends the round.
     auto result = co_await (docker_.stream_events(q, on_event) || resync_then_watch());
-    const error_code ec = result.index() == 0 ? std::get<0>(result) : std::get<1>(result);
-    if (ec == asio::error::operation_aborted) {
+    const Error ended = std::visit([](Error& e) { return std::move(e); }, result);
+    // A cancelled call ends the loop only when this coroutine is the one cancelled.
+    if (docker::is_cancelled(ended)) {
       auto cs = co_await asio::this_coro::cancellation_state;
       if (cs.cancelled() != asio::cancellation_type::none) {
         co_return;
@@ -171,7 +174,7 @@ asio::awaitable<void> Watcher::listen_loop() {
     }
     ++stats_.reconnects;
     const auto wait = reconnect_backoff_.next();
-    spdlog::warn("docker events stream ended ({}); reconnecting in {} ms", ec.message(),
+    spdlog::warn("docker events stream ended ({}); reconnecting in {} ms", ended.message(),
                  wait.count());
     if (!co_await sleep_for(clock_, wait)) {
       co_return;
@@ -179,21 +182,22 @@ asio::awaitable<void> Watcher::listen_loop() {
   }
 }
 
-asio::awaitable<error_code> Watcher::resync_then_watch() {
+asio::awaitable<Error> Watcher::resync_then_watch() {
   co_await resync();
   co_return co_await watchdog();
 }
 
-asio::awaitable<error_code> Watcher::watchdog() {
+asio::awaitable<Error> Watcher::watchdog() {
   for (;;) {
     if (!co_await sleep_for(clock_, settings_.ping_interval)) {
-      co_return asio::error::operation_aborted;
+      co_return docker::cancelled_error("watchdog");
     }
-    if (auto ec = co_await docker_.ping(); ec) {
-      co_return ec;
+    if (auto alive = co_await docker_.ping(); !alive) {
+      co_return alive.error();
     }
     if (reload_requested_) {
-      co_return boost::system::errc::make_error_code(boost::system::errc::interrupted);
+      // Ends the round, so the next one reloads the memory and resyncs.
+      co_return make_error(ErrorKind::closed, "watcher", "stream closed to reload the memory");
     }
   }
 }

@@ -11,7 +11,6 @@
 #include <sstream>
 
 #include "fake_docker.hpp"
-#include "galaxy/docker/errors.hpp"
 
 namespace galaxy::docker {
 namespace {
@@ -35,6 +34,14 @@ std::string event_line(int n) {
 
 constexpr std::string_view kChunkedOk =
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+// For EXPECT_TRUE: a failed call shows its error.
+::testing::AssertionResult succeeded(const Result<void>& r) {
+  if (r) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << r.error().message();
+}
 
 std::string decode_query_param(const std::string& target, std::string_view key) {
   auto url = boost::urls::parse_origin_form(target);
@@ -60,7 +67,7 @@ class ClientTest : public ::testing::Test {
   }
 
   struct Stream {
-    error_code ended;
+    Error ended;
     std::vector<DockerEvent> events;
     std::vector<Error> errors;
   };
@@ -86,7 +93,7 @@ TEST_F(ClientTest, NegotiatesTheLowerVersionAndUsesItInPaths) {
   fake.api_version = "1.45";
   fake.answer(200, "[]");
   auto client = make_client();
-  EXPECT_EQ(run(io, client.ping()), error_code{});
+  EXPECT_TRUE(succeeded(run(io, client.ping())));
   EXPECT_EQ(client.api_version(), (ApiVersion{1, 43}));
   ASSERT_TRUE(run(io, client.list_containers("galaxy.game_id")));
   EXPECT_TRUE(fake.targets.back().starts_with("/v1.43/containers/json?")) << fake.targets.back();
@@ -107,14 +114,19 @@ TEST_F(ClientTest, Version141IsUsedAsIs) {
 TEST_F(ClientTest, Version140IsAClearError) {
   fake.api_version = "1.40";
   auto client = make_client();
-  EXPECT_EQ(run(io, client.ping()), error_code(errc::unsupported_api_version));
+  auto ping = run(io, client.ping());
+  ASSERT_FALSE(ping);
+  EXPECT_EQ(ping.error().kind, ErrorKind::protocol);
   auto v = run(io, client.negotiate());
   ASSERT_FALSE(v);
   EXPECT_NE(v.error().reason.find("1.40"), std::string::npos) << v.error().message();
   auto list = run(io, client.list_containers("x"));
   ASSERT_FALSE(list);
   EXPECT_NE(list.error().reason.find("older than the minimum 1.41"), std::string::npos);
-  EXPECT_EQ(stream(client).ended, error_code(errc::unsupported_api_version));
+  EXPECT_EQ(list.error().kind, ErrorKind::protocol);
+  const Error ended = stream(client).ended;
+  EXPECT_EQ(ended.kind, ErrorKind::protocol);
+  EXPECT_NE(ended.reason.find("1.40"), std::string::npos) << ended.message();
   for (const auto& t : fake.targets) {
     EXPECT_EQ(t, "/_ping");  // nothing else is attempted with an unsupported daemon
   }
@@ -142,22 +154,34 @@ TEST_F(ClientTest, InspectServerErrorIsAnErrorWithDockersMessage) {
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->path, "GET /v1.41/containers/abc/json");
   EXPECT_EQ(e->reason, "HTTP 500 driver failed");
+  EXPECT_EQ(e->kind, ErrorKind::server);
+  EXPECT_EQ(e->code, "500");
 }
 
 TEST_F(ClientTest, InspectGarbageResponsesAreErrors) {
-  const std::vector<std::string> garbage{
-      "this is not http\r\n\r\n",
-      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnope!",            // not JSON
-      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"Id\":",       // cut short
-      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",               // wrong shape
-      "",                                                             // closed at once
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  // bad chunk size
+  struct Garbage {
+    std::string bytes;
+    ErrorKind kind;
+  };
+  const std::vector<Garbage> garbage{
+      {"this is not http\r\n\r\n", ErrorKind::protocol},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnope!", ErrorKind::protocol},       // not JSON
+      {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"Id\":", ErrorKind::protocol},  // cut short
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", ErrorKind::protocol},  // wrong shape
+      {"", ErrorKind::closed},                                                  // closed at once
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+       ErrorKind::protocol},  // bad chunk size
   };
   for (const auto& g : garbage) {
-    fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> { co_await send(s, g); };
+    fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+      co_await send(s, g.bytes);
+    };
     auto client = make_client();
     auto outcome = run(io, client.inspect("abc"));
-    EXPECT_TRUE(std::holds_alternative<Error>(outcome)) << g;
+    const auto* e = std::get_if<Error>(&outcome);
+    ASSERT_NE(e, nullptr) << g.bytes;
+    EXPECT_EQ(e->kind, g.kind) << g.bytes << " -> " << e->message();
+    EXPECT_FALSE(is_cancelled(*e));
   }
 }
 
@@ -167,35 +191,49 @@ TEST_F(ClientTest, ASilentServerHitsTheDeadline) {
   settings.host = fake.host();
   settings.request_timeout = 200ms;
   DockerClient client(io.get_executor(), settings);
-  ASSERT_EQ(run(io, client.ping()), error_code{});
+  ASSERT_TRUE(succeeded(run(io, client.ping())));
   auto outcome = run(io, client.inspect("abc"));
   const auto* e = std::get_if<Error>(&outcome);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->reason, error_code(asio::error::timed_out).message());
-  EXPECT_EQ(stream(client).ended, error_code(asio::error::timed_out));  // no headers in time
+  EXPECT_EQ(e->kind, ErrorKind::timeout);
+  const Error ended = stream(client).ended;  // no headers in time
+  EXPECT_EQ(ended.kind, ErrorKind::timeout);
+  EXPECT_EQ(ended.path, "GET /v1.41/events");
 
   // And a ping the daemon never answers.
   fake.answer_ping = false;
-  EXPECT_EQ(run(io, client.ping()), error_code(asio::error::timed_out));
+  auto ping = run(io, client.ping());
+  ASSERT_FALSE(ping);
+  EXPECT_EQ(ping.error().kind, ErrorKind::timeout);
 }
 
 TEST_F(ClientTest, AMissingSocketIsReportedAsSuch) {
   DockerClientSettings settings;
   settings.host = "unix:///nonexistent/galaxy/docker.sock";
   DockerClient client(io.get_executor(), settings);
-  const auto enoent = boost::system::errc::no_such_file_or_directory;
-  EXPECT_EQ(run(io, client.ping()), enoent);
-  EXPECT_EQ(stream(client).ended, enoent);  // the cause, not a generic failure
+  const std::string enoent =
+      boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory)
+          .message();
+  auto ping = run(io, client.ping());
+  ASSERT_FALSE(ping);
+  EXPECT_EQ(ping.error().kind, ErrorKind::io);
+  EXPECT_EQ(ping.error().reason, enoent);
+  const Error ended = stream(client).ended;
+  EXPECT_EQ(ended.kind, ErrorKind::io);
+  EXPECT_EQ(ended.reason, enoent);  // the cause, not a generic failure
   auto outcome = run(io, client.inspect("abc"));
   ASSERT_TRUE(std::holds_alternative<Error>(outcome));
   EXPECT_EQ(std::get<Error>(outcome).path, "GET /_ping");
+  EXPECT_EQ(std::get<Error>(outcome).kind, ErrorKind::io);
 }
 
 TEST_F(ClientTest, InvalidContainerIdsAreRejectedBeforeAnyRequest) {
   auto client = make_client();
   for (std::string bad : {"", "../../info", "a/b", "id?x=1", "-lead"}) {
     auto outcome = run(io, client.inspect(bad));
-    EXPECT_TRUE(std::holds_alternative<Error>(outcome)) << bad;
+    ASSERT_TRUE(std::holds_alternative<Error>(outcome)) << bad;
+    EXPECT_EQ(std::get<Error>(outcome).kind, ErrorKind::invalid) << bad;
   }
   EXPECT_TRUE(fake.targets.empty());
 }
@@ -216,7 +254,7 @@ TEST_F(ClientTest, ConcurrentInspectsDoNotQueueOnOneConnection) {
     co_await send(s, response(200, body));
   };
   auto client = make_client();
-  ASSERT_EQ(run(io, client.ping()), error_code{});
+  ASSERT_TRUE(succeeded(run(io, client.ping())));
   int found = 0;
   int done = 0;
   for (int i = 0; i < kCount; ++i) {
@@ -248,6 +286,47 @@ TEST_F(ClientTest, ListSendsAllAndTheLabelFilter) {
   EXPECT_EQ(decode_query_param(target, "filters"), R"({"label":["galaxy.game_id"]})");
 }
 
+TEST_F(ClientTest, ListErrorsCarryTheirKind) {
+  fake.answer(503, R"({"message":"daemon is shutting down"})");
+  auto client = make_client();
+  auto failed = run(io, client.list_containers("galaxy.game_id"));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().kind, ErrorKind::server);
+  EXPECT_EQ(failed.error().code, "503");
+  EXPECT_EQ(failed.error().reason, "HTTP 503 daemon is shutting down");
+
+  fake.answer(200, R"({"not":"a list"})");
+  auto garbled = run(io, client.list_containers("galaxy.game_id"));
+  ASSERT_FALSE(garbled);
+  EXPECT_EQ(garbled.error().kind, ErrorKind::protocol);
+  EXPECT_TRUE(garbled.error().path.starts_with("GET /v1.41/containers/json?"))
+      << garbled.error().path;
+}
+
+TEST_F(ClientTest, PingErrorsCarryTheirKind) {
+  fake.answer_ping = false;
+  fake.answer(500, R"({"message":"boom"})");
+  auto client = make_client();
+  auto failed = run(io, client.ping());
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().kind, ErrorKind::server);
+  EXPECT_EQ(failed.error().code, "500");
+  EXPECT_EQ(failed.error().path, "GET /_ping");
+
+  fake.answer(200, "OK");  // no Api-Version header
+  auto headerless = run(io, client.ping());
+  ASSERT_FALSE(headerless);
+  EXPECT_EQ(headerless.error().kind, ErrorKind::protocol);
+
+  fake.script = [](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, response(200, "OK", "Api-Version: one.forty\r\n"));
+  };
+  auto garbled = run(io, client.ping());
+  ASSERT_FALSE(garbled);
+  EXPECT_EQ(garbled.error().kind, ErrorKind::protocol);
+  EXPECT_FALSE(client.api_version().has_value()) << "nothing was negotiated";
+}
+
 // --- events -----------------------------------------------------------------------------------
 
 TEST_F(ClientTest, EventsSplitAtAwkwardBoundaries) {
@@ -277,7 +356,8 @@ TEST_F(ClientTest, EventsSplitAtAwkwardBoundaries) {
   q.labels = {"galaxy.game_id"};
   q.since_nano = 1'700'000'000'000'000'123;
   auto out = stream(client, q);
-  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  EXPECT_EQ(out.ended.kind, ErrorKind::closed);
+  EXPECT_FALSE(is_cancelled(out.ended));
   EXPECT_TRUE(out.errors.empty());
   ASSERT_EQ(out.events.size(), 20U);
   for (int i = 0; i < 20; ++i) {
@@ -305,7 +385,8 @@ TEST_F(ClientTest, ALineOverTheLimitIsReportedAndSkipped) {
   };
   auto client = make_client();
   auto out = stream(client);
-  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  EXPECT_EQ(out.ended.kind, ErrorKind::closed);
+  EXPECT_FALSE(is_cancelled(out.ended));
   ASSERT_EQ(out.events.size(), 2U);
   EXPECT_EQ(out.events[0].actor_id, "c1");
   EXPECT_EQ(out.events[1].actor_id, "c2");
@@ -324,7 +405,8 @@ TEST_F(ClientTest, MidStreamCloseEndsTheStream) {
   };
   auto client = make_client();
   auto out = stream(client);
-  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  EXPECT_EQ(out.ended.kind, ErrorKind::closed);
+  EXPECT_FALSE(is_cancelled(out.ended));
   ASSERT_EQ(out.events.size(), 1U);
   EXPECT_TRUE(out.errors.empty());  // the cut line is not delivered as garbage
 }
@@ -332,7 +414,10 @@ TEST_F(ClientTest, MidStreamCloseEndsTheStream) {
 TEST_F(ClientTest, EventsServerErrorEndsWithHttpStatus) {
   fake.answer(500, R"({"message":"boom"})");
   auto client = make_client();
-  EXPECT_EQ(stream(client).ended, error_code(errc::http_status));
+  const Error ended = stream(client).ended;
+  EXPECT_EQ(ended.kind, ErrorKind::server);
+  EXPECT_EQ(ended.code, "500");
+  EXPECT_EQ(ended.message(), "GET /v1.41/events: HTTP 500");
 }
 
 TEST_F(ClientTest, EventsGarbageHeadersEndWithBadResponse) {
@@ -340,7 +425,7 @@ TEST_F(ClientTest, EventsGarbageHeadersEndWithBadResponse) {
     co_await send(s, "SSH-2.0-OpenSSH\r\n\r\n");
   };
   auto client = make_client();
-  EXPECT_EQ(stream(client).ended, error_code(errc::bad_response));
+  EXPECT_EQ(stream(client).ended.kind, ErrorKind::protocol);
 }
 
 TEST_F(ClientTest, AnIdleStreamOutlivesTheRequestDeadline) {
@@ -357,12 +442,13 @@ TEST_F(ClientTest, AnIdleStreamOutlivesTheRequestDeadline) {
   settings.request_timeout = 100ms;
   DockerClient client(io.get_executor(), settings);
   auto out = stream(client);
-  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  EXPECT_EQ(out.ended.kind, ErrorKind::closed);
+  EXPECT_FALSE(is_cancelled(out.ended));
   ASSERT_EQ(out.events.size(), 1U);
   EXPECT_EQ(out.events[0].actor_id, "c7");
 }
 
-TEST_F(ClientTest, CancellingTheStreamEndsItWithOperationAborted) {
+TEST_F(ClientTest, CancellingTheStreamEndsItAsCancelled) {
   fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
     co_await send(s, kChunkedOk);
     co_await send(s, chunk(event_line(1)));
@@ -371,7 +457,7 @@ TEST_F(ClientTest, CancellingTheStreamEndsItWithOperationAborted) {
   auto client = make_client();
   asio::cancellation_signal cancel;
   std::vector<DockerEvent> events;
-  std::optional<error_code> ended;
+  std::optional<Error> ended;
   asio::co_spawn(
       io,
       client.stream_events({},
@@ -381,13 +467,14 @@ TEST_F(ClientTest, CancellingTheStreamEndsItWithOperationAborted) {
                              // the caller's watchdog decides the daemon is gone
                              cancel.emit(asio::cancellation_type::terminal);
                            }),
-      asio::bind_cancellation_slot(cancel.slot(), [&](const std::exception_ptr&, error_code ec) {
-        ended = ec;
+      asio::bind_cancellation_slot(cancel.slot(), [&](const std::exception_ptr&, Error e) {
+        ended = std::move(e);
         io.stop();
       }));
   io.run();
   ASSERT_TRUE(ended.has_value());
-  EXPECT_EQ(*ended, error_code(asio::error::operation_aborted));
+  EXPECT_TRUE(is_cancelled(*ended)) << ended->message();
+  EXPECT_EQ(ended->kind, ErrorKind::closed);
   EXPECT_EQ(events.size(), 1U);
 }
 
@@ -409,7 +496,8 @@ TEST_F(ClientTest, EmptyEventsStreamWhoseFinalChunkArrivesInPieces) {
   };
   auto client = make_client();
   auto out = stream(client);
-  EXPECT_EQ(out.ended, error_code(errc::stream_closed));
+  EXPECT_EQ(out.ended.kind, ErrorKind::closed);
+  EXPECT_FALSE(is_cancelled(out.ended));
   EXPECT_TRUE(out.events.empty());
 }
 
@@ -464,6 +552,8 @@ TEST_F(ClientTest, CreateStartStopRemove) {
   auto stop = run(io, client.stop_container("abc123", 1s));
   ASSERT_FALSE(stop);
   EXPECT_EQ(stop.error().reason, "HTTP 500 stop failed");
+  EXPECT_EQ(stop.error().kind, ErrorKind::server);
+  EXPECT_EQ(stop.error().code, "500");
   EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123/stop?t=1");
 }
 
@@ -538,7 +628,7 @@ TEST_F(ClientTest, TcpDockerHost) {
     DockerClientSettings settings;
     settings.host = "tcp://" + host + ":" + std::to_string(relay.port());
     DockerClient client(io.get_executor(), settings);
-    EXPECT_EQ(run(io, client.ping()), error_code{}) << host;
+    EXPECT_TRUE(succeeded(run(io, client.ping()))) << host;
     auto outcome = run(io, client.inspect("abc"));
     ASSERT_TRUE(std::holds_alternative<ContainerInspect>(outcome)) << host;
     EXPECT_TRUE(std::get<ContainerInspect>(outcome).oom_killed);
@@ -547,7 +637,7 @@ TEST_F(ClientTest, TcpDockerHost) {
       ASSERT_TRUE(e);
       ids.push_back(e->actor_id);
     }));
-    EXPECT_EQ(ended, error_code(errc::stream_closed));
+    EXPECT_EQ(ended.kind, ErrorKind::closed);
     EXPECT_EQ(ids, (std::vector<std::string>{"c1", "c2"}));
     EXPECT_EQ(fake.requests.back()[http::field::host], host + ":" + std::to_string(relay.port()));
   }
@@ -560,7 +650,10 @@ TEST_F(ClientTest, TcpConnectionRefused) {
   DockerClientSettings settings;
   settings.host = "tcp://127.0.0.1:" + std::to_string(port);
   DockerClient client(io.get_executor(), settings);
-  EXPECT_EQ(run(io, client.ping()), error_code(asio::error::connection_refused));
+  auto ping = run(io, client.ping());
+  ASSERT_FALSE(ping);
+  EXPECT_EQ(ping.error().kind, ErrorKind::io);
+  EXPECT_EQ(ping.error().reason, error_code(asio::error::connection_refused).message());
 }
 
 // --- DOCKER_HOST --------------------------------------------------------------------------------

@@ -22,15 +22,18 @@ class FakeDocker final : public docker::DockerApi {
   std::vector<docker::ContainerSummary> listed;
   std::map<std::string, docker::ContainerInspect> containers;
   std::vector<docker::DockerEvent> to_stream;  // delivered on the next subscription
-  std::vector<error_code> stream_endings;      // how the next subscriptions end, then: stay open
+  std::vector<Error> stream_endings;           // how the next subscriptions end, then: stay open
   std::vector<docker::EventsQuery> queries;
   int inspects = 0;
   int pings = 0;
-  error_code ping_result;
+  std::optional<Error> ping_error;  // the next pings fail with this, when set
 
-  asio::awaitable<error_code> ping() override {
+  asio::awaitable<Result<void>> ping() override {
     ++pings;
-    co_return ping_result;
+    if (ping_error) {
+      co_return *ping_error;
+    }
+    co_return Result<void>{};
   }
   asio::awaitable<Result<std::vector<docker::ContainerSummary>>> list_containers(
       std::string /*label*/) override {
@@ -44,22 +47,22 @@ class FakeDocker final : public docker::DockerApi {
     }
     co_return it->second;
   }
-  asio::awaitable<error_code> stream_events(docker::EventsQuery q,
-                                            docker::EventHandler on_event) override {
+  asio::awaitable<Error> stream_events(docker::EventsQuery q,
+                                       docker::EventHandler on_event) override {
     queries.push_back(q);
     for (auto& e : std::exchange(to_stream, {})) {
       on_event(e);
     }
     if (!stream_endings.empty()) {
-      auto ec = stream_endings.front();
+      Error e = stream_endings.front();
       stream_endings.erase(stream_endings.begin());
-      co_return ec;
+      co_return e;
     }
     asio::steady_timer forever(co_await asio::this_coro::executor,
                                asio::steady_timer::time_point::max());
     error_code ec;
     co_await forever.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    co_return ec;
+    co_return docker::cancelled_error("fake events");
   }
 };
 
@@ -104,7 +107,7 @@ docker::ContainerInspect running(std::string id, std::int64_t started_ms) {
   return c;
 }
 
-docker::DockerEvent event(std::string id, std::string action, std::int64_t ms,
+docker::DockerEvent event(const std::string& id, std::string action, std::int64_t ms,
                           std::map<std::string, std::string> extra = {}) {
   docker::DockerEvent e;
   e.type = "container";
@@ -141,7 +144,7 @@ class WatcherTest : public ::testing::Test {
     watcher = std::make_unique<Watcher>(ioc.get_executor(), clock, docker, sink, store, removals,
                                         probes, s);
     asio::co_spawn(ioc, watcher->run(),
-                   asio::bind_cancellation_slot(cancel.slot(), [this](std::exception_ptr e) {
+                   asio::bind_cancellation_slot(cancel.slot(), [this](const std::exception_ptr& e) {
                      finished = true;
                      if (e) {
                        std::rethrow_exception(e);
@@ -229,7 +232,8 @@ TEST_F(WatcherTest, ReconnectsResumingFromTheCursor) {
   docker.containers["c"].exit_code = 3;
   docker.containers["c"].finished_at_ms = clock.wall_ms() + 9;
   docker.to_stream = {event("c", "die", clock.wall_ms() + 10, {{"exitCode", "3"}})};
-  docker.stream_endings = {asio::error::connection_reset};
+  docker.stream_endings = {
+      make_error(ErrorKind::io, "GET /v1.41/events", "Connection reset by peer")};
   start();
   ASSERT_GE(docker.queries.size(), 2U);
   EXPECT_EQ(docker.queries[1].since_nano, (clock.wall_ms() + 10) * 1'000'000);
@@ -242,7 +246,7 @@ TEST_F(WatcherTest, ReconnectsResumingFromTheCursor) {
 }
 
 TEST_F(WatcherTest, ReconnectWaitsOutTheBackoff) {
-  docker.stream_endings = {asio::error::connection_reset};
+  docker.stream_endings = {make_error(ErrorKind::io, "docker", "connection reset")};
   WatcherSettings s;
   s.reconnect_min = std::chrono::milliseconds(1000);
   s.reconnect_max = std::chrono::milliseconds(1000);
@@ -282,11 +286,22 @@ TEST_F(WatcherTest, PingsOnTheIntervalAndResubscribesWhenThePingFails) {
   advance(std::chrono::milliseconds(1));
   EXPECT_EQ(docker.pings, 1);
   EXPECT_EQ(docker.queries.size(), 1U) << "a live daemon keeps its subscription";
-  docker.ping_result = asio::error::connection_refused;
+  docker.ping_error = make_error(ErrorKind::io, "docker", "connection refused");
   advance(s.ping_interval);
   EXPECT_EQ(docker.pings, 2);
   EXPECT_EQ(watcher->stats().reconnects, 1U);
   EXPECT_EQ(docker.queries.size(), 2U);
+  stop();
+}
+
+TEST_F(WatcherTest, ACancelledStreamCallIsReconnectedUnlessTheWatcherIsCancelled) {
+  // The call's own cancellation (as a racing operator would cause) is not the watcher's: only a
+  // cancelled run() stops listening.
+  docker.stream_endings = {docker::cancelled_error("GET /v1.41/events")};
+  start();
+  EXPECT_FALSE(finished);
+  EXPECT_EQ(docker.queries.size(), 2U);
+  EXPECT_EQ(watcher->stats().reconnects, 1U);
   stop();
 }
 
@@ -322,9 +337,9 @@ TEST_F(WatcherTest, StoresFedByTransitionsGetNoSnapshots) {
   watcher = std::make_unique<Watcher>(ioc.get_executor(), clock, docker, sink, records, removals,
                                       probes, WatcherSettings{});
   docker.to_stream = {event("e", "start", clock.wall_ms() + 10)};
-  asio::co_spawn(
-      ioc, watcher->run(),
-      asio::bind_cancellation_slot(cancel.slot(), [this](std::exception_ptr) { finished = true; }));
+  asio::co_spawn(ioc, watcher->run(),
+                 asio::bind_cancellation_slot(
+                     cancel.slot(), [this](const std::exception_ptr&) { finished = true; }));
   settle();
   stop();
   EXPECT_EQ(records.saves, 0);

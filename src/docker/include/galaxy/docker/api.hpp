@@ -5,13 +5,20 @@
 // Every call has a deadline (DockerClientSettings) and honours cancellation of the awaiting
 // coroutine: cancel it through the cancellation slot bound to co_spawn, or race it with the
 // awaitable operators (`co_await (api.stream_events(...) || watchdog())`); the call then ends with
-// asio::error::operation_aborted.
+// the error cancelled_error() makes (is_cancelled() tells).
+//
+// Errors say what the caller can do by their kind: io (refused, reset, no socket, DNS), timeout
+// (a deadline passed), closed (the daemon ended the stream or the connection), protocol (not HTTP,
+// a body that does not parse, an API version older than kMinimumApiVersion), server (an HTTP
+// status that is not the call's success; the status is Error::code), invalid (a bad argument,
+// refused before any request).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/system/error_code.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "galaxy/common/result.hpp"
@@ -24,6 +31,19 @@ namespace galaxy::docker {
 // It must not block (the daemon silently drops a reader that falls behind) and must not throw.
 using EventHandler = std::function<void(Result<DockerEvent>)>;
 
+// Error::code of a call that ended because its coroutine was cancelled: kind closed as for a
+// connection the daemon ended, with the code to tell the two apart (a cancelled caller stops; a
+// closed stream is reconnected).
+inline constexpr std::string_view kCancelledCode = "cancelled";
+
+inline Error cancelled_error(std::string path) {
+  return make_error(ErrorKind::closed, std::move(path), "cancelled", std::string(kCancelledCode));
+}
+
+inline bool is_cancelled(const Error& e) {
+  return e.kind == ErrorKind::closed && e.code == kCancelledCode;
+}
+
 class DockerApi {
  public:
   DockerApi() = default;
@@ -33,9 +53,8 @@ class DockerApi {
   DockerApi& operator=(DockerApi&&) = delete;
   virtual ~DockerApi() = default;
 
-  // GET /_ping, (re)negotiating the API version. Success: {}. Errors: asio's (refused, timed_out,
-  // operation_aborted, ...) or errc::{http_status, bad_response, unsupported_api_version}.
-  virtual boost::asio::awaitable<boost::system::error_code> ping() = 0;
+  // GET /_ping, (re)negotiating the API version: the liveness check of a watchdog.
+  virtual boost::asio::awaitable<Result<void>> ping() = 0;
 
   // GET /containers/json?all=true with a label filter ("key" or "key=value").
   virtual boost::asio::awaitable<Result<std::vector<ContainerSummary>>> list_containers(
@@ -44,12 +63,13 @@ class DockerApi {
   // GET /containers/{id}/json; a 404 is NotFound, anything else that fails is an Error.
   virtual boost::asio::awaitable<InspectOutcome> inspect(std::string id) = 0;
 
-  // GET /events; calls on_event for every line until the stream ends, and returns why: the
-  // connect/header errors of ping(), errc::stream_closed when the daemon ends it, an Asio error
-  // when the connection breaks, operation_aborted when cancelled. An idle stream is not an error
-  // (Docker sends no heartbeats): run ping() alongside to notice a dead daemon.
-  virtual boost::asio::awaitable<boost::system::error_code> stream_events(
-      EventsQuery query, EventHandler on_event) = 0;
+  // GET /events; calls on_event for every line until the stream ends, and returns why. It has no
+  // successful end, so the outcome is an Error rather than a Result: the errors of ping() when
+  // negotiation fails first, kind closed when the daemon ends the stream, io or timeout when the
+  // connection breaks or the headers do not come in time, server for a non-200 answer,
+  // is_cancelled() when cancelled. An idle stream is not an error (Docker sends no heartbeats): run
+  // ping() alongside to notice a dead daemon.
+  virtual boost::asio::awaitable<Error> stream_events(EventsQuery query, EventHandler on_event) = 0;
 };
 
 }  // namespace galaxy::docker

@@ -57,12 +57,11 @@ class DockerClient final : public DockerApi {
   // Throws galaxy::ErrorException when settings.host is not a valid DOCKER_HOST (configuration).
   DockerClient(boost::asio::any_io_executor executor, DockerClientSettings settings);
 
-  boost::asio::awaitable<boost::system::error_code> ping() override;
+  boost::asio::awaitable<Result<void>> ping() override;
   boost::asio::awaitable<Result<std::vector<ContainerSummary>>> list_containers(
       std::string label) override;
   boost::asio::awaitable<InspectOutcome> inspect(std::string id) override;
-  boost::asio::awaitable<boost::system::error_code> stream_events(EventsQuery query,
-                                                                  EventHandler on_event) override;
+  boost::asio::awaitable<Error> stream_events(EventsQuery query, EventHandler on_event) override;
 
   // GET /_ping and the version both sides speak, with the daemon's own version in the error when
   // it is too old. Calls made before any negotiation negotiate first.

@@ -91,8 +91,9 @@ class Watcher final : private ModelActions {
   void probe_stop(const std::string& id) override;
 
   boost::asio::awaitable<void> listen_loop();
-  boost::asio::awaitable<boost::system::error_code> resync_then_watch();
-  boost::asio::awaitable<boost::system::error_code> watchdog();
+  // Both end with why the round should end: the ping's error, a reload, or cancellation.
+  boost::asio::awaitable<Error> resync_then_watch();
+  boost::asio::awaitable<Error> watchdog();
   boost::asio::awaitable<void> resync();
   boost::asio::awaitable<void> periodic_loop();
   boost::asio::awaitable<void> inspect_workers();
