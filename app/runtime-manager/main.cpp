@@ -1,14 +1,15 @@
 // runtime-manager: watches game-engine containers and publishes their health events.
 // Wiring only: the command line -> DaemonSettings -> Daemon (src/daemon).
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
 
 #include "galaxy/daemon/daemon.hpp"
+#include "galaxy/daemon/logging.hpp"
 #include "galaxy/daemon/options.hpp"
+#include "galaxy/daemon/sd_notify.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"runtime-manager: health events of Galaxy game-engine containers"};
@@ -27,12 +28,14 @@ int main(int argc, char** argv) {
     app.exit(e);
     return 2;
   }
-  auto logger = spdlog::stderr_color_mt("runtime-manager");
-  // Microseconds: event timing questions (how long after dockerd's stamp an event reached us) are
-  // answered from the log.
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%f] [%n] [%^%l%$] %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(settings.log_level));
+  galaxy::daemon::setup_logging(settings.log_format, settings.log_level);
+  // systemd's side of Type=notify and WatchdogSec= (packaging/runtime-manager.service).
+  // NOLINTBEGIN(concurrency-mt-unsafe): read once, before any thread starts
+  const char* notify = std::getenv("NOTIFY_SOCKET");
+  settings.notify_socket = notify != nullptr ? notify : "";
+  settings.watchdog_interval = galaxy::daemon::watchdog_interval(
+      std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
+  // NOLINTEND(concurrency-mt-unsafe)
   try {
     galaxy::daemon::Daemon daemon(std::move(settings));
     return daemon.run();

@@ -18,7 +18,12 @@
 #include <optional>
 #include <thread>
 
+#include "galaxy/admin/health.hpp"
+#include "galaxy/admin/process.hpp"
+#include "galaxy/admin/server.hpp"
 #include "galaxy/common/backoff.hpp"
+#include "galaxy/daemon/sd_notify.hpp"
+#include "galaxy/daemon/stats.hpp"
 #include "galaxy/publish/stdout_sink.hpp"
 #include "galaxy/sources/state_store.hpp"
 
@@ -68,6 +73,23 @@ class SchedulerControl final : public sources::ProbeControl {
   probe::ProbeScheduler& scheduler_;
 };
 
+// Counts the events the sources hand to the sink, by type, for /metrics. On the loop's thread.
+class CountingSink final : public contract::TransitionSink {
+ public:
+  void forward_to(contract::TransitionSink& next) { next_ = &next; }
+  void apply(contract::Transition t) override {
+    for (const auto& e : t.events) {
+      ++emitted_[static_cast<std::size_t>(e.type())];
+    }
+    next_->apply(std::move(t));
+  }
+  const std::array<std::uint64_t, contract::kEventTypeCount>& emitted() const { return emitted_; }
+
+ private:
+  contract::TransitionSink* next_ = nullptr;
+  std::array<std::uint64_t, contract::kEventTypeCount> emitted_{};
+};
+
 // In durable mode the sources' memory lives in PostgreSQL beside the events (it is written with
 // them, transition by transition); loading is the sink's, saving is nothing to do here.
 class DurableStateStore final : public sources::StateStore {
@@ -108,16 +130,26 @@ struct Daemon::Parts {
   std::unique_ptr<publish::DurableSink> durable_sink;
   std::unique_ptr<sources::StateStore> store;
   contract::TransitionSink* sink = nullptr;
+  CountingSink counting;
   std::optional<probe::ProbeScheduler> scheduler;
   std::optional<SchedulerControl> probes;
   // Engaged for the Daemon's whole life once built; the two callbacks below reach it only on the
   // loop's thread, so they never see it half-built or gone.
   std::optional<sources::Watcher> watcher;
   asio::steady_timer stats_timer{ioc};
+  std::optional<admin::AdminServer> admin;
+  bool stopping = false;  // SIGTERM seen: /readyz fails from then on
+  SystemdNotifier systemd{settings.notify_socket};
+  asio::steady_timer watchdog_timer{ioc};
 
   void build();
   void load_state();
+  void start_admin();
+  DaemonStats snapshot() const;
+  admin::Response readyz(const admin::Request& req) const;
   void log_stats();
+  void tell_systemd(const std::string& state);
+  void pet_watchdog();
   void stop_sink();
 };
 
@@ -144,6 +176,7 @@ void Daemon::Parts::build() {
     sink = durable_sink.get();
     store = std::make_unique<DurableStateStore>(*durable_sink);
   }
+  counting.forward_to(*sink);
   // Verdicts arrive on the loop's thread, after the watcher below exists.
   scheduler.emplace(ioc.get_executor(), clock, settings.probes,
                     [this](const std::string& id, const contract::Details& d, std::int64_t at) {
@@ -172,30 +205,100 @@ void Daemon::Parts::load_state() {
   }
 }
 
-// A line every stats_interval of what the daemon is doing, for operators and their log pipelines.
+DaemonStats Daemon::Parts::snapshot() const {
+  DaemonStats st;
+  if (watcher) {
+    st.watcher = watcher->stats();
+    st.watched = watcher->watched();
+    st.synced = watcher->synced();
+    st.docker_up = watcher->docker_up();
+  }
+  st.probes = scheduler->stats();
+  if (durable_sink) {
+    st.durable = durable_sink->stats();
+    st.queue_capacity = settings.durable.queue_capacity;
+  } else {
+    st.stdout_sink = StdoutSinkStats{stdout_sink->written(), stdout_sink->dropped()};
+  }
+  st.emitted = counting.emitted();
+  return st;
+}
+
+admin::Response Daemon::Parts::readyz(const admin::Request& req) const {
+  std::vector<admin::Check> checks;
+  checks.push_back({"ping", true, ""});
+  checks.push_back({"docker", watcher && watcher->docker_up(), "dockerd does not answer"});
+  checks.push_back({"synced", watcher && watcher->synced(), "the first resync is not done"});
+  if (durable_sink) {
+    const auto d = durable_sink->stats();
+    checks.push_back({"postgres", d.postgres_up, d.last_error});
+    checks.push_back({"redis", d.redis_up, d.last_error});
+  }
+  checks.push_back({"shutdown", !stopping, "stopping"});
+  const auto r = admin::render_health("readyz", checks, req.has("verbose"));
+  return {r.status, "text/plain; charset=utf-8", r.body};
+}
+
+void Daemon::Parts::start_admin() {
+  if (settings.admin.listen.empty()) {
+    return;
+  }
+  admin.emplace(ioc.get_executor(), settings.admin);
+  admin->add("/metrics", "Prometheus metrics", [this](const admin::Request&) {
+    admin::Exposition out;
+    write_metrics(out, snapshot(), BuildInfo{GALAXY_VERSION, GALAXY_COMMIT});
+    if (const auto proc = admin::read_process_stats()) {
+      admin::write_process_metrics(out, *proc);
+    }
+    return admin::Response{200, std::string(admin::Exposition::kContentType), out.text()};
+  });
+  admin->add("/livez", "liveness: the daemon's loop answers", [](const admin::Request& req) {
+    const auto r = admin::render_health("livez", {{"ping", true, ""}}, req.has("verbose"));
+    return admin::Response{r.status, "text/plain; charset=utf-8", r.body};
+  });
+  admin->add("/readyz", "readiness: watching Docker, first resync done, backends answering",
+             [this](const admin::Request& req) { return readyz(req); });
+  if (auto r = admin->start(); !r) {
+    throw std::runtime_error(r.error().message());
+  }
+  const auto at = admin->local_endpoint();
+  spdlog::info("admin listening on {}:{} (/metrics, /livez, /readyz)", at.address().to_string(),
+               at.port());
+}
+
+void Daemon::Parts::tell_systemd(const std::string& state) {
+  if (auto r = systemd.notify(state); !r) {
+    spdlog::warn("{}", r.error().message());
+  }
+}
+
+// WATCHDOG=1 from the loop itself: a loop that stops turning stops the pings, and systemd
+// restarts the service after WatchdogSec.
+void Daemon::Parts::pet_watchdog() {
+  if (!settings.watchdog_interval) {
+    return;
+  }
+  tell_systemd("WATCHDOG=1");
+  watchdog_timer.expires_after(*settings.watchdog_interval);
+  watchdog_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) {
+      pet_watchdog();
+    }
+  });
+}
+
+// A line every stats_interval of what the daemon is doing, for operators and their log pipelines
+// (and systemctl status, through STATUS=).
 void Daemon::Parts::log_stats() {
   stats_timer.expires_after(settings.stats_interval);
   stats_timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec) {
       return;
     }
-    const auto& w = watcher->stats();
-    const auto p = scheduler->stats();
-    std::string sink_line;
-    if (durable_sink) {
-      const auto d = durable_sink->stats();
-      sink_line = fmt::format("committed={} relayed={} queued={} dropped={} overflowed={}",
-                              d.events_committed, d.events_relayed, d.queued, d.dropped_events,
-                              d.overflowed);
-    } else {
-      sink_line =
-          fmt::format("written={} dropped={}", stdout_sink->written(), stdout_sink->dropped());
-    }
-    spdlog::info(
-        "stats: watched={} docker_events={} bad_lines={} reconnects={} inspects={} "
-        "inspect_errors={} probe_targets={} probes={} probe_rounds_missed={} lag_p99_ms={} {}",
-        watcher->watched(), w.events, w.bad_lines, w.reconnects, w.inspects, w.inspect_errors,
-        p.targets, p.probes_started, p.rounds_missed, p.lag_quantile_ms(0.99), sink_line);
+    const auto st = snapshot();
+    spdlog::info("{}", stats_line(st));
+    tell_systemd(fmt::format("STATUS=watching {} containers, {} probe targets{}", st.watched,
+                             st.probes.targets, st.synced ? "" : ", resync in progress"));
     log_stats();
   });
 }
@@ -226,8 +329,14 @@ int Daemon::run() {
   if (p.durable_sink) {
     p.durable_sink->start();
   }
-  p.watcher.emplace(p.ioc.get_executor(), p.clock, *p.docker, *p.sink, *p.store, p.removals,
+  p.watcher.emplace(p.ioc.get_executor(), p.clock, *p.docker, p.counting, *p.store, p.removals,
                     *p.probes, p.settings.watcher);
+  p.start_admin();
+  // Once the loop runs: the listeners are bound and the watcher is subscribing.
+  asio::post(p.ioc, [&p] {
+    p.tell_systemd("READY=1\nSTATUS=watching containers; first resync in progress");
+    p.pet_watchdog();
+  });
   spdlog::info("watching containers labelled {} on {}; state in {}",
                p.settings.watcher.model.labels.game_id, p.settings.docker.host,
                p.settings.state_dir);
@@ -241,6 +350,10 @@ int Daemon::run() {
                    done = true;
                    p.scheduler->stop();
                    p.stats_timer.cancel();
+                   p.watchdog_timer.cancel();
+                   if (p.admin) {
+                     p.admin->stop();
+                   }
                    if (e) {
                      try {
                        std::rethrow_exception(e);
@@ -260,6 +373,8 @@ int Daemon::run() {
       return;
     }
     spdlog::info("signal {}: stopping (at most {} ms)", sig, bound.count());
+    p.stopping = true;  // /readyz fails first; the admin listener closes with the watcher
+    p.tell_systemd("STOPPING=1\nSTATUS=stopping");
     p.scheduler->stop();
     p.stats_timer.cancel();
     cancel.emit(asio::cancellation_type::terminal);

@@ -103,8 +103,18 @@ void add_serve_flags(CLI::App& serve, DaemonSettings& s, std::string& config_fil
              s.watcher.model.oom_window);
   f.duration("--shutdown-timeout", "GALAXY_RM_SHUTDOWN_TIMEOUT", "Bound on a graceful stop",
              s.shutdown_timeout);
+  f.value("--admin-listen", "GALAXY_RM_ADMIN_LISTEN",
+          "HOST:PORT of /metrics, /livez and /readyz (\"\" turns it off)", s.admin.listen);
   f.value("--log-level", "GALAXY_RM_LOG_LEVEL", "trace, debug, info, warn, error", s.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  f.value("--log-format", "GALAXY_RM_LOG_FORMAT",
+          "auto (text on a terminal or under journald, else JSON lines), text or json",
+          s.log_format)
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, LogFormat>{
+              {"auto", LogFormat::automatic}, {"text", LogFormat::text}, {"json", LogFormat::json}},
+          CLI::ignore_case))
+      ->default_str("auto");
   serve.add_option("--config", config_file, "TOML file of serve flags (keys without '--')")
       ->envname("GALAXY_RM_CONFIG");
 }

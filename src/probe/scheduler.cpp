@@ -170,6 +170,13 @@ class ProbeScheduler::Impl : public std::enable_shared_from_this<Impl> {
   void on_probe_done(std::uint32_t id, const ProbeResult& result) {
     Slot& slot = *slots_[id];
     ++(result.ok() ? stats_.probes_ok : stats_.probes_failed);
+    ++stats_.outcomes[static_cast<std::size_t>(classify(result))];
+    const double seconds = std::chrono::duration<double>(result.latency).count();
+    const auto bucket =
+        std::lower_bound(kProbeDurationBounds.begin(), kProbeDurationBounds.end(), seconds) -
+        kProbeDurationBounds.begin();
+    ++stats_.duration_buckets[static_cast<std::size_t>(bucket)];
+    stats_.duration_sum_seconds += seconds;
     auto event = slot.machine.observe(result);
     if (event && report_) {
       // A copy: the callback may remove this very target.

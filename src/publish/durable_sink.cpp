@@ -211,6 +211,11 @@ void DurableSink::backoff_wait(std::chrono::milliseconds delay) {
   }
 }
 
+void DurableSink::mark_up(bool postgres, bool up) {
+  std::lock_guard lock(mu_);
+  (postgres ? stats_.postgres_up : stats_.redis_up) = up;
+}
+
 void DurableSink::record_error(const Error& e, bool writer) {
   const std::array<std::string, 1> secrets{redis_.password};
   std::string text = scrub(e.message(), secrets);
@@ -285,6 +290,7 @@ DurableSink::Step DurableSink::writer_step() {
   if (!r) {
     // Reconnecting is always safe: a batch whose COMMIT reply was lost is recognised.
     writer_store_->disconnect();
+    mark_up(true, false);
     record_error(r.error(), true);
     if (worth_logging(writer_backoff_.attempt())) {
       spdlog::error("durable sink: writer: {}; retrying (attempt {})", stats().last_error,
@@ -293,6 +299,7 @@ DurableSink::Step DurableSink::writer_step() {
     return {Next::backoff, writer_backoff_.next()};
   }
   writer_backoff_.reset();
+  mark_up(true, true);
   bool episode_ended = false;
   {
     std::lock_guard lock(mu_);
@@ -369,13 +376,16 @@ DurableSink::Step DurableSink::relay_step() {
     }
     if (!c) {
       pg.disconnect();
+      mark_up(true, false);
       return relay_fail(c.error());
     }
   }
   if (!stream_->connected()) {
     if (auto c = stream_->connect(); !c) {
+      mark_up(false, false);
       return relay_fail(c.error());
     }
+    mark_up(false, true);
     spdlog::info("durable sink: relay connected to {}", redis_.redacted());
   }
   std::uint64_t seen = 0;
@@ -387,8 +397,10 @@ DurableSink::Step DurableSink::relay_step() {
   auto rows = pg.fetch(settings_.relay_batch);
   if (!rows) {
     pg.disconnect();
+    mark_up(true, false);
     return relay_fail(rows.error());
   }
+  mark_up(true, true);
   if (rows->empty()) {
     relay_backoff_.reset();
     std::lock_guard lock(mu_);
@@ -419,6 +431,7 @@ DurableSink::Step DurableSink::relay_step() {
   auto added = stream_->publish(epoch_, confirmed_, items);
   if (!added) {
     stream_->disconnect();
+    mark_up(false, false);
     return relay_fail(added.error());
   }
   if (added->size() != relayed.size()) {
@@ -436,6 +449,7 @@ DurableSink::Step DurableSink::relay_step() {
   const auto confirm_start = SteadyClock::now();
   if (auto c = pg.confirm(relayed, through); !c) {
     pg.disconnect();
+    mark_up(true, false);
     return relay_fail(c.error());
   }
   spdlog::trace("durable sink: relay of {} event(s): fetch {} us, xadd {} us, confirm {} us",

@@ -161,6 +161,7 @@ asio::awaitable<void> Watcher::listen_loop() {
     // breaking, or the watchdog finding the daemon dead) ends the round.
     auto result = co_await (docker_.stream_events(q, on_event) || resync_then_watch());
     const Error ended = std::visit([](Error& e) { return std::move(e); }, result);
+    docker_up_ = false;
     // A cancelled call ends the loop only when this coroutine is the one cancelled.
     if (docker::is_cancelled(ended)) {
       auto cs = co_await asio::this_coro::cancellation_state;
@@ -195,6 +196,7 @@ asio::awaitable<Error> Watcher::watchdog() {
     if (auto alive = co_await docker_.ping(); !alive) {
       co_return alive.error();
     }
+    docker_up_ = true;
     if (reload_requested_) {
       // Ends the round, so the next one reloads the memory and resyncs.
       co_return make_error(ErrorKind::closed, "watcher", "stream closed to reload the memory");
@@ -211,6 +213,7 @@ asio::awaitable<void> Watcher::resync() {
     model_.on_listed(model_.watched());
     co_return;
   }
+  docker_up_ = true;
   std::vector<std::string> ids;
   ids.reserve(listed->size());
   for (const auto& c : *listed) {
@@ -274,6 +277,7 @@ void Watcher::note_resync_if_done() {
                  took.count());
     resync_started_.reset();
     synced_ = true;
+    ++stats_.resyncs;
   }
 }
 

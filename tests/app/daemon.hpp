@@ -17,6 +17,7 @@
 
 #include "galaxy/contract/codec.hpp"
 #include "galaxy/testsupport/http.hpp"
+#include "galaxy/testsupport/net.hpp"
 #include "galaxy/testsupport/process.hpp"
 
 namespace galaxy::apptest {
@@ -59,13 +60,21 @@ std::string docker(std::vector<std::string> args, std::chrono::milliseconds dead
 class Daemon {
  public:
   Daemon(const std::string& label, const std::filesystem::path& state,
-         const std::vector<std::string>& sink, const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {GALAXY_RUNTIME_MANAGER, "serve", "--state-dir", state.string(),
-                                     "--label-game-id",      label,   "--log-level", "warn"};
+         const std::vector<std::string>& sink, const std::vector<std::string>& extra,
+         const std::vector<std::string>& env = {}) {
+    std::vector<std::string> argv = {
+        GALAXY_RUNTIME_MANAGER, "serve",
+        "--state-dir",          state.string(),
+        "--label-game-id",      label,
+        "--log-level",          "warn",
+        "--admin-listen",       "127.0.0.1:" + std::to_string(admin_port_)};
     argv.insert(argv.end(), sink.begin(), sink.end());
     argv.insert(argv.end(), extra.begin(), extra.end());
-    child_.emplace(argv);
+    child_.emplace(argv, env);
   }
+
+  // Where the daemon's /metrics, /livez and /readyz are.
+  std::uint16_t admin_port() const { return admin_port_; }
 
   // The next event line (logs on the same pipe are skipped), or nullopt at the deadline.
   std::optional<Event> next(std::chrono::milliseconds deadline) {
@@ -136,6 +145,7 @@ class Daemon {
   }
 
  private:
+  std::uint16_t admin_port_ = ts::free_port();
   std::optional<ts::Child> child_;
   std::string logs_;
 };

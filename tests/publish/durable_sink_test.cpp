@@ -256,7 +256,9 @@ TEST_F(DurableSinkTest, WriterRetriesWithGrowingBackoffAndStoresEachEventOnce) {
   EXPECT_EQ(s.next, Next::backoff);
   EXPECT_EQ(s.delay, 200ms);
   EXPECT_EQ(db_.disconnects, 2) << "every failure drops the connection";
+  EXPECT_FALSE(sink->stats().postgres_up);
   EXPECT_EQ(sink->writer_step().next, Next::again);
+  EXPECT_TRUE(sink->stats().postgres_up);
 
   ASSERT_EQ(db_.committed.size(), 2U);
   EXPECT_EQ(db_.committed[0].occurred_at_ms, 1);
@@ -389,10 +391,12 @@ TEST_F(DurableSinkTest, ALostPublishReplyIsResentAndCountedAsReplaysNotAddedTwic
   EXPECT_EQ(s.next, Next::backoff);
   EXPECT_EQ(s.delay, 100ms);
   EXPECT_EQ(redis_.disconnects, 1);
+  EXPECT_FALSE(sink->stats().redis_up);
   EXPECT_EQ(db_.outbox.size(), 2U) << "not confirmed: the rows stay in the outbox";
 
   EXPECT_EQ(sink->relay_step().next, Next::again);
   EXPECT_EQ(redis_.entries.size(), 2U) << "each event once in the stream";
+  EXPECT_TRUE(sink->stats().redis_up);
   EXPECT_TRUE(db_.outbox.empty());
   const auto st = sink->stats();
   EXPECT_EQ(st.events_relayed, 0U) << "the resend added nothing";

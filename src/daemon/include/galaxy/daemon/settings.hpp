@@ -4,8 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
+#include "galaxy/admin/server.hpp"
+#include "galaxy/daemon/logging.hpp"
 #include "galaxy/docker/client.hpp"
 #include "galaxy/probe/scheduler.hpp"
 #include "galaxy/publish/durable_sink.hpp"
@@ -22,10 +25,17 @@ struct DaemonSettings {
   probe::ProbeSchedulerSettings probes;
   // on_resync_needed is the daemon's to set; whatever a caller puts there is replaced.
   publish::DurableSinkSettings durable;
+  // listen "" turns the admin listener off.
+  admin::AdminSettings admin;
   std::string state_dir = "/var/lib/galaxy-runtime-manager";
   std::chrono::milliseconds shutdown_timeout{5'000};
   std::string log_level = "info";
+  LogFormat log_format = LogFormat::automatic;
   std::chrono::milliseconds stats_interval{60'000};
+  // systemd (Type=notify): NOTIFY_SOCKET, and half of WATCHDOG_USEC; main reads them from the
+  // environment systemd gives the service. "" / nullopt: not under systemd's supervision.
+  std::string notify_socket;
+  std::optional<std::chrono::microseconds> watchdog_interval;
 };
 
 }  // namespace galaxy::daemon

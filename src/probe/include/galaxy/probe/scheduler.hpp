@@ -44,6 +44,11 @@ struct ProbeSchedulerStats {
   std::uint64_t probes_started = 0;
   std::uint64_t probes_ok = 0;
   std::uint64_t probes_failed = 0;
+  // Finished probes by ProbeOutcome, and their durations (latency) in kProbeDurationBounds
+  // buckets (not cumulative; the last slot is above the last bound).
+  std::array<std::uint64_t, kProbeOutcomes> outcomes{};
+  std::array<std::uint64_t, kProbeDurationBounds.size() + 1> duration_buckets{};
+  double duration_sum_seconds = 0;
   std::uint64_t rounds_missed = 0;   // due while the previous probe was still running
   std::uint64_t rounds_skipped = 0;  // passed while the driver was not woken (loop lag)
   // Schedule lag (start time minus grid slot) in 1 ms buckets; the last is ">= 1023 ms".

@@ -70,6 +70,9 @@ struct DurableSinkStats {
   std::uint64_t writer_errors = 0;
   std::uint64_t relay_errors = 0;
   bool overflowed = false;
+  // Whether the last call to each answered (false until the first does).
+  bool postgres_up = false;
+  bool redis_up = false;
   std::string last_error;  // redacted
 };
 
@@ -126,6 +129,7 @@ class DurableSink final : public contract::TransitionSink {
   void run_writer();
   void run_relay();
   void record_error(const Error& e, bool writer);
+  void mark_up(bool postgres, bool up);
   // Each retry loop (writer, relay, load_state) has its own backoff, on its own thread.
   ExponentialBackoff make_backoff();
   // Waits `delay` unless stopping, and no longer than the stop deadline.

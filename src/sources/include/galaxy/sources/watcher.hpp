@@ -57,6 +57,7 @@ struct WatcherStats {
   std::uint64_t inspects = 0;
   std::uint64_t inspect_errors = 0;
   std::uint64_t reloads = 0;
+  std::uint64_t resyncs = 0;  // completed (list, then every inspect)
 };
 
 class Watcher final : private ModelActions {
@@ -84,6 +85,8 @@ class Watcher final : private ModelActions {
   // True once a resync (list, then inspect of every listed container) has finished since start:
   // from then on what the daemon reports is Docker's present state. Readiness, for operators.
   bool synced() const { return synced_; }
+  // True while dockerd answers: from a successful list or ping until the events round ends.
+  bool docker_up() const { return docker_up_; }
 
  private:
   void inspect_now(const std::string& id) override;
@@ -130,6 +133,7 @@ class Watcher final : private ModelActions {
   bool reload_requested_ = false;
   std::optional<std::chrono::steady_clock::time_point> resync_started_;
   bool synced_ = false;
+  bool docker_up_ = false;
   ExponentialBackoff reconnect_backoff_;
 };
 
