@@ -31,6 +31,7 @@
 #include <string>
 #include <variant>
 
+#include "galaxy/admin/process.hpp"
 #include "galaxy/common/clock.hpp"
 #include "galaxy/common/duration.hpp"
 #include "galaxy/probe/scheduler.hpp"
@@ -89,31 +90,13 @@ std::int64_t self_cpu_us() {
   return us(ru.ru_utime) + us(ru.ru_stime);
 }
 
-// utime + stime of another process (fields 14 and 15 of /proc/PID/stat, in clock ticks).
+// utime + stime of another process.
 std::optional<std::int64_t> pid_cpu_us(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) {
+  const auto st = galaxy::admin::read_process_stats(pid);
+  if (!st) {
     return std::nullopt;
   }
-  // The command name (field 2) may hold spaces; the fields after it start past the last ')'.
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return std::nullopt;
-  }
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  std::int64_t utime = 0;
-  std::int64_t stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) {
-      utime = std::stoll(field);
-    } else if (i == 15) {
-      stime = std::stoll(field);
-    }
-  }
-  const auto ticks = sysconf(_SC_CLK_TCK);
-  return (utime + stime) * 1'000'000 / ticks;
+  return static_cast<std::int64_t>(st->cpu_seconds * 1e6);
 }
 
 // Room for one socket per target plus slack; as root the hard limit can be raised too.

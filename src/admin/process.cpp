@@ -10,8 +10,9 @@
 
 namespace galaxy::admin {
 
-std::optional<ProcessStats> read_process_stats() {
-  std::ifstream stat_file("/proc/self/stat");
+std::optional<ProcessStats> read_process_stats(int pid) {
+  const std::string dir = pid == 0 ? std::string("/proc/self") : "/proc/" + std::to_string(pid);
+  std::ifstream stat_file(dir + "/stat");
   std::string line;
   if (!std::getline(stat_file, line)) {
     return std::nullopt;
@@ -57,12 +58,12 @@ std::optional<ProcessStats> read_process_stats() {
   s.virtual_bytes = vsize;
   s.resident_bytes = rss_pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+  for (auto it = std::filesystem::directory_iterator(dir + "/fd", ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     ++s.open_fds;
   }
   rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+  if (::prlimit(pid, RLIMIT_NOFILE, nullptr, &lim) == 0) {
     s.max_fds = lim.rlim_cur;
   }
   return s;
@@ -71,8 +72,8 @@ std::optional<ProcessStats> read_process_stats() {
 void write_process_metrics(Exposition& out, const ProcessStats& s) {
   out.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
               s.cpu_seconds);
-  out.gauge("process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.", s.start_time_seconds);
+  out.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+            s.start_time_seconds);
   out.gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
             static_cast<double>(s.resident_bytes));
   out.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",
