@@ -22,7 +22,7 @@
 namespace {
 
 std::string env(const char* name) {
-  const char* v = std::getenv(name);
+  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before any thread
   if (v == nullptr) {
     throw std::runtime_error(std::string(name) + " is not set (source the services env)");
   }
@@ -112,8 +112,9 @@ int main(int argc, char** argv) {
         "events=%ld per_transition=%ld max_batch=%ld batches=%llu\n"
         "committed to PostgreSQL: %.0f events/s (%.2f s)\n"
         "committed + relayed to Redis + snapshots: %.0f events/s (%.2f s)\n",
-        events, per, max_batch, static_cast<unsigned long long>(st.batches), events / commit_s,
-        commit_s, events / total_s, total_s);
+        events, per, max_batch, static_cast<unsigned long long>(st.batches),
+        static_cast<double>(events) / commit_s, commit_s, static_cast<double>(events) / total_s,
+        total_s);
     sink.stop(std::chrono::seconds(5));
   }
   pg_exec(admin, "DROP DATABASE " + db + " WITH (FORCE)");

@@ -124,20 +124,20 @@ Exposition::Family& Exposition::family(std::string_view name, std::string_view h
 }
 
 void Exposition::counter(std::string_view name, std::string_view help, double value,
-                         Labels labels) {
+                         const Labels& labels) {
   assert(name.ends_with("_total"));
   append_sample(family(name, help, "counter").samples, name, labels, value);
 }
 
 void Exposition::gauge(std::string_view name, std::string_view help, double value,
-                       Labels labels) {
+                       const Labels& labels) {
   append_sample(family(name, help, "gauge").samples, name, labels, value);
 }
 
 void Exposition::histogram(std::string_view name, std::string_view help,
                            std::span<const double> upper_bounds,
                            std::span<const std::uint64_t> counts, std::uint64_t count, double sum,
-                           Labels labels) {
+                           const Labels& labels) {
   assert(upper_bounds.size() == counts.size());
   auto& f = family(name, help, "histogram");
   const std::string bucket = std::string(name) + "_bucket";

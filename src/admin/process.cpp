@@ -43,7 +43,7 @@ std::optional<ProcessStats> read_process_stats(int pid) {
       rss_pages = std::stoull(field);
     }
   }
-  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
   double boot_time = 0;
   std::ifstream proc_stat("/proc/stat");
   while (std::getline(proc_stat, line)) {

@@ -1,5 +1,6 @@
 #include "galaxy/admin/server.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -66,7 +67,7 @@ struct AdminServer::State : std::enable_shared_from_this<AdminServer::State> {
     r.body = "<!doctype html><title>runtime-manager</title><h1>runtime-manager</h1><ul>";
     for (const auto& [path, route] : routes) {
       if (path != "/") {
-        r.body += "<li><a href=\"" + path + "\">" + path + "</a>: " + route.description + "</li>";
+        r.body += fmt::format("<li><a href=\"{0}\">{0}</a>: {1}</li>", path, route.description);
       }
     }
     r.body += "</ul>\n";

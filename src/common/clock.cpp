@@ -52,6 +52,7 @@ struct ManualClock::State {
   struct Key {
     time_point deadline;
     std::uint64_t seq;  // start order, so that equal deadlines fire deterministically
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
     auto operator<=>(const Key&) const = default;
   };
   struct Wait {
@@ -77,8 +78,8 @@ using State = ManualClock::State;
 
 class ManualTimer final : public Timer {
  public:
-  ManualTimer(std::shared_ptr<State> state, const asio::any_io_executor& executor)
-      : state_(std::move(state)), executor_(executor) {}
+  ManualTimer(std::shared_ptr<State> state, asio::any_io_executor executor)
+      : state_(std::move(state)), executor_(std::move(executor)) {}
   ~ManualTimer() override { cancel(); }
 
   void expires_at(time_point t) override {

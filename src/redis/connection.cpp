@@ -5,7 +5,7 @@
 #include <sys/time.h>
 
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 #include <utility>
 
 namespace galaxy::redis {
@@ -32,8 +32,8 @@ ErrorKind kind_of(const redisContext* ctx) {
       return ErrorKind::protocol;
     case REDIS_ERR_IO: {
       const std::string_view text(ctx->errstr);
-      if (text == std::strerror(EAGAIN) || text == std::strerror(ETIMEDOUT) ||
-          text == std::strerror(EINPROGRESS)) {
+      const auto is = [&](int e) { return text == std::generic_category().message(e); };
+      if (is(EAGAIN) || is(ETIMEDOUT) || is(EINPROGRESS)) {
         return ErrorKind::timeout;
       }
       return ErrorKind::io;

@@ -3,6 +3,7 @@
 // have deadlines and nothing here asserts how long anything took.
 #include "galaxy/admin/server.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -28,7 +29,7 @@ class AdminServerTest : public ::testing::Test {
     server_->add("/echo", "echoes the query", [](const Request& r) {
       std::string body = r.path;
       for (const auto& [k, v] : r.query) {
-        body += " " + k + "=" + v;
+        body += fmt::format(" {}={}", k, v);
       }
       return Response{418, "text/x-test", body};
     });

@@ -30,13 +30,13 @@ namespace contract = galaxy::contract;
 
 constexpr const char* kImage = "galaxy/fake-engine:test";
 
-std::int64_t now_ms() {
+inline std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-std::string trim(std::string s) {
+inline std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
     s.pop_back();
   }
@@ -44,7 +44,7 @@ std::string trim(std::string s) {
 }
 
 // The docker CLI against DOCKER_HOST; a failing command fails the test with its output.
-std::string docker(std::vector<std::string> args, std::chrono::milliseconds deadline = 60s) {
+inline std::string docker(std::vector<std::string> args, std::chrono::milliseconds deadline = 60s) {
   args.insert(args.begin(), "docker");
   auto r = ts::run(args, deadline);
   if (r.exit_code != 0) {
@@ -184,9 +184,9 @@ class DaemonTest : public ::testing::Test {
                   std::vector<std::string> cmd = {}) {
     std::vector<std::string> args = {"run", "-d", "--label", label_ + "=" + game};
     args.insert(args.end(), run_args.begin(), run_args.end());
-    args.push_back(kImage);
+    args.emplace_back(kImage);
     if (!cmd.empty()) {
-      args.push_back("/engine");
+      args.emplace_back("/engine");
       args.insert(args.end(), cmd.begin(), cmd.end());
     }
     return docker(args);

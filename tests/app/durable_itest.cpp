@@ -48,7 +48,8 @@ class DurableTest : public DaemonTest {
 
   void services(const std::string& verb, const std::string& which) {
     auto r = ts::run(
-        {GALAXY_SOURCE_DIR "/scripts/services", verb, which, "--state", services_state_}, 120s);
+        {std::string(GALAXY_SOURCE_DIR) + "/scripts/services", verb, which, "--state", services_state_},
+        120s);
     ASSERT_EQ(r.exit_code, 0) << verb << " " << which << ": " << r.output;
   }
 

@@ -235,7 +235,7 @@ TEST_F(ManualClockTimers, CoSpawnCancellationReachesTheAwaitedTimer) {
   std::optional<error_code> got;
   asio::co_spawn(ioc, wait(*t),
                  asio::bind_cancellation_slot(
-                     signal.slot(), [&](std::exception_ptr, error_code ec) { got = ec; }));
+                     signal.slot(), [&](const std::exception_ptr&, error_code ec) { got = ec; }));
   settle();
   EXPECT_FALSE(got.has_value());
   signal.emit(asio::cancellation_type::terminal);

@@ -30,7 +30,7 @@ struct AdminSettings {
   std::string listen = "127.0.0.1:7464";
   std::chrono::milliseconds request_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};
-  std::size_t max_request_bytes = 16 * 1024;
+  std::size_t max_request_bytes = std::size_t{16} * 1024;
   std::size_t max_connections = 64;
 };
 

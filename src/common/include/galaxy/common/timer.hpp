@@ -45,10 +45,12 @@ class Timer {
         this);
   }
 
- protected:
-  Timer() = default;
+ public:
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
+
+ protected:
+  Timer() = default;
 
   virtual void start_wait(Handler handler) = 0;
 };
