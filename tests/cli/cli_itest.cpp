@@ -189,7 +189,7 @@ TEST_F(CliItest, StatsReportsGroupsPendingAndLag) {
   // --json is -o json under its old name.
   const auto o_json = health({"stats", "-o", "json"});
   ASSERT_EQ(o_json.exit_code, 0) << o_json.output;
-  auto without_idle = [](std::string text) {
+  auto without_idle = [](const std::string& text) {
     auto d = boost::json::parse(text).as_object();
     for (auto& g : d.at("groups").as_array()) {
       for (auto& c : g.as_object().at("consumers").as_array()) {

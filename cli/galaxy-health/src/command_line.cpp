@@ -16,12 +16,13 @@ namespace galaxy::cli {
 namespace {
 
 // Durations are written 250ms, 2s, 1m; a typo is a usage error that names the flag.
-const CLI::Validator kDuration(
-    [](const std::string& text) {
-      auto d = parse_duration(text);
-      return d ? std::string() : d.error().message();
-    },
-    "DURATION");
+CLI::Validator duration_check() {
+  return {[](const std::string& text) {
+            auto d = parse_duration(text);
+            return d ? std::string() : d.error().message();
+          },
+          "DURATION"};
+}
 
 std::vector<std::string> strings(auto names) {
   return {names.begin(), names.end()};
@@ -120,10 +121,10 @@ CommandLine::CommandLine()
                    "Dead-letter an entry delivered more often")
       ->capture_default_str();
   consume_->add_option("--claim-idle", claim_idle_, "Claim entries pending longer than this")
-      ->check(kDuration)
+      ->check(duration_check())
       ->capture_default_str();
   consume_->add_option("--exec-timeout", exec_timeout_, "Kill CMD after this long (a failure)")
-      ->check(kDuration)
+      ->check(duration_check())
       ->capture_default_str();
 
   snapshot_ = app_.add_subcommand("snapshot", "Latest event per game from health_snapshots");

@@ -131,6 +131,15 @@ std::string shell_quoted(std::string_view s) {
   return out + "'";
 }
 
+std::vector<std::string> command_names(const std::vector<Command>& commands) {
+  std::vector<std::string> names;
+  names.reserve(commands.size());
+  for (const auto& c : commands) {
+    names.push_back(c.name);
+  }
+  return names;
+}
+
 std::vector<std::string> all_names(const std::vector<Flag>& flags) {
   std::vector<std::string> names;
   for (const auto& f : flags) {
@@ -194,11 +203,7 @@ std::string bash_command(const Command& cmd, const std::vector<Command>& subcomm
   }
   out += fmt::format("      if [[ $cur == -* ]]; then\n        words={}\n      else\n", flags);
   if (!subcommands.empty()) {
-    std::vector<std::string> names;
-    for (const auto& s : subcommands) {
-      names.push_back(s.name);
-    }
-    out += fmt::format("        words={}\n", shell_quoted(join(names, " ")));
+    out += fmt::format("        words={}\n", shell_quoted(join(command_names(subcommands), " ")));
   } else {
     out += bash_reply(cmd.positionals.front().hint, "        ");
   }
@@ -229,10 +234,7 @@ std::string render_bash(const Model& m) {
   if (const auto skip = value_flag_names(m.top.flags); !skip.empty()) {
     out += fmt::format("      {}) ((i++)) ;;\n", join(skip, "|"));
   }
-  std::vector<std::string> names;
-  for (const auto& c : m.commands) {
-    names.push_back(c.name);
-  }
+  const auto names = command_names(m.commands);
   if (!names.empty()) {
     out += fmt::format("      {})\n        cmd=${{COMP_WORDS[i]}}\n        break\n        ;;\n",
                        join(names, "|"));
@@ -292,7 +294,11 @@ std::vector<std::string> zsh_specs(const Command& cmd) {
     const std::string exclusion =
         f.names.size() > 1 && !f.repeatable ? "(" + join(f.names, " ") + ")" : "";
     for (const auto& name : f.names) {
-      std::string spec = exclusion + (f.repeatable ? "*" : "") + name;
+      std::string spec = exclusion;
+      if (f.repeatable) {
+        spec += '*';
+      }
+      spec += name;
       if (f.takes_value) {
         spec += name.rfind("--", 0) == 0 ? "=" : "+";
       }
