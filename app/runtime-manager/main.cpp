@@ -6,14 +6,18 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "galaxy/common/build_info.hpp"
+#include "galaxy/common/cli.hpp"
 #include "galaxy/daemon/daemon.hpp"
 #include "galaxy/daemon/logging.hpp"
 #include "galaxy/daemon/options.hpp"
 #include "galaxy/daemon/sd_notify.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"runtime-manager: health events of Galaxy game-engine containers"};
+  CLI::App app{"runtime-manager: health events of Galaxy game-engine containers",
+               "runtime-manager"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", galaxy::version_line("runtime-manager"));
   galaxy::daemon::DaemonSettings settings;
   std::string config_file;
   auto* serve = app.add_subcommand("serve", "Watch containers and publish health events");
@@ -22,11 +26,8 @@ int main(int argc, char** argv) {
     const char* env_config = std::getenv("GALAXY_RM_CONFIG");  // NOLINT(concurrency-mt-unsafe)
     galaxy::daemon::parse_command_line(app, *serve, {argv + 1, argv + argc},
                                        env_config != nullptr ? env_config : "");
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    return galaxy::parse_error_exit(app, e, std::cout, std::cerr);
   }
   galaxy::daemon::setup_logging(settings.log_format, settings.log_level);
   // systemd's side of Type=notify and WatchdogSec= (packaging/runtime-manager.service).

@@ -22,6 +22,7 @@
 #include "galaxy/admin/process.hpp"
 #include "galaxy/admin/server.hpp"
 #include "galaxy/common/backoff.hpp"
+#include "galaxy/common/build_info.hpp"
 #include "galaxy/daemon/sd_notify.hpp"
 #include "galaxy/daemon/stats.hpp"
 #include "galaxy/publish/stdout_sink.hpp"
@@ -246,7 +247,8 @@ void Daemon::Parts::start_admin() {
   admin.emplace(ioc.get_executor(), settings.admin);
   admin->add("/metrics", "Prometheus metrics", [this](const admin::Request&) {
     admin::Exposition out;
-    write_metrics(out, snapshot(), BuildInfo{GALAXY_VERSION, GALAXY_COMMIT});
+    write_metrics(out, snapshot(),
+                  BuildInfo{std::string(build_version()), std::string(build_commit())});
     if (const auto proc = admin::read_process_stats()) {
       admin::write_process_metrics(out, *proc);
     }

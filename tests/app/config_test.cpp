@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "galaxy/testsupport/process.hpp"
 
@@ -64,6 +65,37 @@ TEST(CommandLine, BadValuesAreRefusedAtStart) {
     EXPECT_EQ(r.exit_code, 2) << flag;
     EXPECT_NE(r.output.find(expect), std::string::npos) << r.output;
   }
+}
+
+TEST(CommandLine, VersionPrintsVersionAndCommit) {
+  auto r = ts::run({GALAXY_RUNTIME_MANAGER, "--version"}, 30s);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(std::regex_match(r.output, std::regex(R"(runtime-manager )" GALAXY_PROJECT_VERSION
+                                                    R"( \(commit ([0-9a-f]{12}|unknown)\)\n)")))
+      << r.output;
+}
+
+TEST(CommandLine, HelpExitsZeroAndUsageErrorsExitTwo) {
+  EXPECT_EQ(ts::run({GALAXY_RUNTIME_MANAGER, "--help"}, 30s).exit_code, 0);
+  EXPECT_EQ(ts::run({GALAXY_RUNTIME_MANAGER, "serve", "--help"}, 30s).exit_code, 0);
+  for (const std::vector<std::string>& args : {
+           std::vector<std::string>{},  // no subcommand (RequiredError)
+           {"nonsense"},                // unknown subcommand
+           {"--bogus"},                 // unknown flag
+           {"serve", "--bogus"},        // ... on the subcommand
+           {"serve", "extra"},          // ExtrasError
+           {"serve", "--sink"},         // a value missing
+           {"serve", "--probe-interval"},
+       }) {
+    std::vector<std::string> argv{GALAXY_RUNTIME_MANAGER};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = ts::run(argv, 30s);
+    EXPECT_EQ(r.exit_code, 2) << (args.empty() ? "(none)" : args.back()) << ": " << r.output;
+  }
+  // Named, not reported as a missing subcommand.
+  EXPECT_NE(ts::run({GALAXY_RUNTIME_MANAGER, "nonsense"}, 30s)
+                .output.find("runtime-manager: unknown command 'nonsense'"),
+            std::string::npos);
 }
 
 }  // namespace

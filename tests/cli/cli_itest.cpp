@@ -177,6 +177,28 @@ TEST_F(CliItest, StatsReportsGroupsPendingAndLag) {
   const auto table = health({"stats"});
   ASSERT_EQ(table.exit_code, 0) << table.output;
   EXPECT_NE(table.output.find("c1"), std::string::npos);
+  EXPECT_EQ(table.output.find("ENTRIES READ"), std::string::npos) << table.output;
+  const auto wide = health({"stats", "-o", "wide"});
+  ASSERT_EQ(wide.exit_code, 0) << wide.output;
+  EXPECT_NE(wide.output.find("LAST GENERATED"), std::string::npos) << wide.output;
+  EXPECT_NE(wide.output.find("ENTRIES READ"), std::string::npos) << wide.output;
+  const auto bare = health({"stats", "--no-headers"});
+  ASSERT_EQ(bare.exit_code, 0) << bare.output;
+  EXPECT_EQ(bare.output.find("STREAM"), std::string::npos) << bare.output;
+  EXPECT_EQ(lines(bare.output)[0].rfind(stream_ + "  5", 0), 0U) << bare.output;
+  // --json is -o json under its old name.
+  const auto o_json = health({"stats", "-o", "json"});
+  ASSERT_EQ(o_json.exit_code, 0) << o_json.output;
+  auto without_idle = [](const std::string& text) {
+    auto d = boost::json::parse(text).as_object();
+    for (auto& g : d.at("groups").as_array()) {
+      for (auto& c : g.as_object().at("consumers").as_array()) {
+        c.as_object().erase("idle_ms");  // it moves between the two runs
+      }
+    }
+    return d;
+  };
+  EXPECT_EQ(without_idle(o_json.output), without_idle(out.output));
 }
 
 TEST_F(CliItest, UsageErrorsExitTwo) {
@@ -229,6 +251,9 @@ TEST_F(CliItest, SnapshotReadsHealthSnapshots) {
       {GALAXY_HEALTH_BIN, "--postgres-url", url, "snapshot", g1, g2, "--json"}, 60s);
   const auto table =
       testsupport::run({GALAXY_HEALTH_BIN, "--postgres-url", url, "snapshot", g1}, 60s);
+  const auto wide = testsupport::run(
+      {GALAXY_HEALTH_BIN, "--postgres-url", url, "snapshot", g1, "-o", "wide", "--no-headers"},
+      60s);
   const auto missing = testsupport::run(
       {GALAXY_HEALTH_BIN, "--postgres-url", url, "snapshot", g1, stream_ + ":nope"}, 60s);
 
@@ -247,6 +272,13 @@ TEST_F(CliItest, SnapshotReadsHealthSnapshots) {
   ASSERT_EQ(table.exit_code, 0) << table.output;
   ASSERT_EQ(lines(table.output).size(), 2U) << table.output;
   EXPECT_NE(table.output.find("2026-04-02T09:23:30.000Z"), std::string::npos) << table.output;
+  EXPECT_EQ(table.output.find("2026-04-02T09:23:31.000Z"), std::string::npos) << table.output;
+  ASSERT_EQ(wide.exit_code, 0) << wide.output;
+  ASSERT_EQ(lines(wide.output).size(), 1U) << wide.output;
+  EXPECT_EQ(wide.output.rfind(g1 + "  c1  probe_failed  2026-04-02T09:23:30.000Z  {", 0), 0U)
+      << wide.output;
+  EXPECT_NE(wide.output.find("}  1-0  7  2026-04-02T09:23:31.000Z\n"), std::string::npos)
+      << wide.output;
 
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
   EXPECT_NE(missing.output.find("no snapshot for game " + stream_ + ":nope"), std::string::npos);

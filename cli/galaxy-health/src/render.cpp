@@ -147,11 +147,14 @@ std::string render_event_header(bool color) {
   return paint(row, kBold, color);
 }
 
+std::string_view short_container_id(std::string_view id) {
+  return truncate(id, kContainerWidth);
+}
+
 std::string render_event_line(std::string_view id, const contract::Event& event, bool color) {
   const auto type = contract::to_string(event.type());
-  // Docker's short form: the first 12 characters identify a container well enough on screen.
-  const std::string_view container = truncate(event.container_id, kContainerWidth);
-  return event_row(id, format_utc_ms(event.occurred_at_ms), event.game_id, container,
+  return event_row(id, format_utc_ms(event.occurred_at_ms), event.game_id,
+                   short_container_id(event.container_id),
                    paint(type, type_color(event.type()), color), type.size(),
                    contract::encode_details(event.details));
 }

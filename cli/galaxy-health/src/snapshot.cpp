@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
-#include <memory>
 #include <set>
 
 #include "galaxy/cli/commands.hpp"
@@ -13,19 +12,61 @@ namespace galaxy::cli {
 
 namespace {
 
-enum Column : std::uint8_t {
-  kGame,
-  kContainer,
-  kType,
-  kOccurred,
-  kDetails,
-  kStreamId,
-  kSeq,
-  kUpdated,
-  kColumns
-};
+std::string json_line(const SnapshotRow& row) {
+  auto text = [](const std::optional<std::string>& v) {
+    return v ? boost::json::value(*v) : boost::json::value(nullptr);
+  };
+  auto integer = [](const std::optional<std::string>& v) {
+    return v ? boost::json::value(std::stoll(*v)) : boost::json::value(nullptr);
+  };
+  boost::system::error_code ec;
+  const boost::json::object o{
+      {"game_id", text(row.game_id)},
+      {"container_id", text(row.container_id)},
+      {"event_type", text(row.event_type)},
+      {"occurred_at_ms", integer(row.occurred_at_ms)},
+      {"details", row.details ? boost::json::parse(*row.details, ec) : boost::json::value(nullptr)},
+      {"stream_id", text(row.stream_id)},
+      {"seq", integer(row.seq)},
+      {"updated_at", text(row.updated_at)}};
+  return boost::json::serialize(o);
+}
 
 }  // namespace
+
+std::string render_snapshot(const std::vector<SnapshotRow>& rows, const OutputOptions& output) {
+  std::string out;
+  if (output.format == OutputFormat::json) {
+    for (const auto& row : rows) {
+      out += json_line(row) + "\n";
+    }
+    return out;
+  }
+  const bool wide = output.format == OutputFormat::wide;
+  Table table;
+  if (output.headers) {
+    table.headers = {"GAME", "CONTAINER", "TYPE", "OCCURRED (UTC)"};
+    if (wide) {
+      table.headers.insert(table.headers.end(), {"DETAILS", "STREAM ID", "SEQ", "UPDATED (UTC)"});
+    }
+  }
+  for (const auto& row : rows) {
+    auto show = [](const std::optional<std::string>& v) { return v.value_or("-"); };
+    std::string container = show(row.container_id);
+    if (!wide) {
+      container = std::string(short_container_id(container));
+    }
+    std::vector<std::string> cells{
+        show(row.game_id), std::move(container), show(row.event_type),
+        row.occurred_at_ms ? format_utc_ms(std::stoll(*row.occurred_at_ms)) : "-"};
+    if (wide) {
+      cells.insert(cells.end(),
+                   {show(row.details), show(row.stream_id), show(row.seq), show(row.updated_at)});
+    }
+    table.rows.push_back(std::move(cells));
+  }
+  return render_table(table, output.color);
+}
 
 int snapshot(const Connection& conn, const SnapshotOptions& options, std::ostream& out,
              std::ostream& err) {
@@ -47,6 +88,7 @@ int snapshot(const Connection& conn, const SnapshotOptions& options, std::ostrea
     err << "galaxy-health snapshot: " << pg.error().reason << "\n";
     return kExitFailure;
   }
+  // The columns in SnapshotRow's order.
   pg::Query q{
       "SELECT game_id, container_id, event_type, occurred_at_ms::text, details::text, stream_id, "
       "seq::text, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
@@ -62,56 +104,20 @@ int snapshot(const Connection& conn, const SnapshotOptions& options, std::ostrea
     err << "galaxy-health snapshot: " << res.error().reason << "\n";
     return kExitFailure;
   }
-  auto cell = [&res](int row, int col) -> std::optional<std::string> {
-    if (res->null(row, col)) {
-      return std::nullopt;
-    }
-    return std::string(res->text(row, col));
-  };
-  Table table{{"GAME", "CONTAINER", "TYPE", "OCCURRED (UTC)", "DETAILS", "STREAM ID", "SEQ",
-               "UPDATED (UTC)"},
-              {}};
+  std::vector<SnapshotRow> rows;
   std::set<std::string> found;
-  const int rows = res->size();
-  for (int r = 0; r < rows; ++r) {
-    found.insert(cell(r, kGame).value_or(""));
-    if (options.json) {
-      boost::json::object o;
-      auto text_or_null = [&](const char* name, int col) {
-        const auto v = cell(r, col);
-        o[name] = v ? boost::json::value(*v) : boost::json::value(nullptr);
-      };
-      auto int_or_null = [&](const char* name, int col) {
-        const auto v = cell(r, col);
-        o[name] = v ? boost::json::value(std::stoll(*v)) : boost::json::value(nullptr);
-      };
-      text_or_null("game_id", kGame);
-      text_or_null("container_id", kContainer);
-      text_or_null("event_type", kType);
-      int_or_null("occurred_at_ms", kOccurred);
-      const auto details = cell(r, kDetails);
-      boost::system::error_code ec;
-      o["details"] = details ? boost::json::parse(*details, ec) : boost::json::value(nullptr);
-      text_or_null("stream_id", kStreamId);
-      int_or_null("seq", kSeq);
-      text_or_null("updated_at", kUpdated);
-      out << boost::json::serialize(o) << "\n";
-    } else {
-      std::vector<std::string> row;
-      row.reserve(kColumns);
-      for (int c = 0; c < kColumns; ++c) {
-        row.push_back(cell(r, c).value_or("-"));
+  for (int r = 0; r < res->size(); ++r) {
+    auto cell = [&res, r](int col) -> std::optional<std::string> {
+      if (res->null(r, col)) {
+        return std::nullopt;
       }
-      if (const auto ms = cell(r, kOccurred)) {
-        row[kOccurred] = format_utc_ms(std::stoll(*ms));
-      }
-      table.rows.push_back(std::move(row));
-    }
+      return std::string(res->text(r, col));
+    };
+    rows.push_back(
+        SnapshotRow{cell(0), cell(1), cell(2), cell(3), cell(4), cell(5), cell(6), cell(7)});
+    found.insert(rows.back().game_id.value_or(""));
   }
-  if (!options.json) {
-    out << render_table(table, options.color);
-  }
-  out.flush();
+  out << render_snapshot(rows, options.output) << std::flush;
   int rc = kExitOk;
   for (const auto& g : options.games) {
     if (!found.contains(g)) {

@@ -103,40 +103,77 @@ int stats(const Connection& conn, const StatsOptions& options, std::ostream& out
                                          {"entries_read", pick(group, "entries-read")},
                                          {"lag", pick(group, "lag")}});
   }
-  if (options.json) {
-    const boost::json::object doc{{"stream", conn.stream},
-                                  {"length", pick(stream, "length")},
-                                  {"first_entry_id", pick(stream, "first-entry")},
-                                  {"last_entry_id", pick(stream, "last-entry")},
-                                  {"last_generated_id", pick(stream, "last-generated-id")},
-                                  {"entries_added", pick(stream, "entries-added")},
-                                  {"groups", groups}};
-    out << boost::json::serialize(doc) << "\n" << std::flush;
-    return kExitOk;
+  const boost::json::object doc{{"stream", conn.stream},
+                                {"length", pick(stream, "length")},
+                                {"first_entry_id", pick(stream, "first-entry")},
+                                {"last_entry_id", pick(stream, "last-entry")},
+                                {"last_generated_id", pick(stream, "last-generated-id")},
+                                {"entries_added", pick(stream, "entries-added")},
+                                {"groups", std::move(groups)}};
+  out << render_stats(doc, options.output) << std::flush;
+  return kExitOk;
+}
+
+std::string render_stats(const boost::json::object& doc, const OutputOptions& output) {
+  if (output.format == OutputFormat::json) {
+    return boost::json::serialize(doc) + "\n";
   }
+  const bool wide = output.format == OutputFormat::wide;
+  static const boost::json::array kNone;
+  const auto* groups_value = doc.if_contains("groups");
+  const auto& groups =
+      groups_value != nullptr && groups_value->is_array() ? groups_value->get_array() : kNone;
+  auto consumers_of = [](const boost::json::object& g) -> const boost::json::array& {
+    const auto* v = g.if_contains("consumers");
+    return v != nullptr && v->is_array() ? v->get_array() : kNone;
+  };
   Table summary{
       {"STREAM", "LENGTH", "FIRST ENTRY", "LAST ENTRY", "ENTRIES ADDED", "GROUPS"},
-      {{conn.stream, show(stream, "length"), show(stream, "first-entry"),
-        show(stream, "last-entry"), show(stream, "entries-added"), std::to_string(groups.size())}}};
+      {{show(doc, "stream"), show(doc, "length"), show(doc, "first_entry_id"),
+        show(doc, "last_entry_id"), show(doc, "entries_added"), std::to_string(groups.size())}}};
   Table group_table{{"GROUP", "CONSUMERS", "PENDING", "LAST DELIVERED", "LAG"}, {}};
   Table consumer_table{{"GROUP", "CONSUMER", "PENDING", "IDLE (ms)"}, {}};
+  if (wide) {
+    summary.headers.emplace_back("LAST GENERATED");
+    summary.rows[0].push_back(show(doc, "last_generated_id"));
+    group_table.headers.emplace_back("ENTRIES READ");
+  }
   for (const auto& gv : groups) {
+    if (!gv.is_object()) {
+      continue;
+    }
     const auto& g = gv.get_object();
-    const auto& consumers = g.at("consumers").get_array();
+    const auto& consumers = consumers_of(g);
     group_table.rows.push_back({show(g, "name"), std::to_string(consumers.size()),
                                 show(g, "pending"), show(g, "last_delivered_id"), show(g, "lag")});
+    if (wide) {
+      group_table.rows.back().push_back(show(g, "entries_read"));
+    }
     for (const auto& cv : consumers) {
-      const auto& c = cv.get_object();
-      consumer_table.rows.push_back(
-          {show(g, "name"), show(c, "name"), show(c, "pending"), show(c, "idle_ms")});
+      if (cv.is_object()) {
+        const auto& c = cv.get_object();
+        consumer_table.rows.push_back(
+            {show(g, "name"), show(c, "name"), show(c, "pending"), show(c, "idle_ms")});
+      }
     }
   }
-  out << render_table(summary, options.color) << "\n" << render_table(group_table, options.color);
+  std::vector<const Table*> tables{&summary, &group_table};
   if (!consumer_table.rows.empty()) {
-    out << "\n" << render_table(consumer_table, options.color);
+    tables.push_back(&consumer_table);
   }
-  out.flush();
-  return kExitOk;
+  std::string out;
+  for (const Table* t : tables) {
+    Table shown = *t;
+    if (!output.headers) {
+      shown.headers.clear();
+    }
+    const auto text = render_table(shown, output.color);
+    // Without headers an empty group table prints nothing, and neither does its separator.
+    if (!text.empty()) {
+      out += (out.empty() ? "" : "\n") + text;
+    }
+  }
+  return out;
 }
 
 }  // namespace galaxy::cli

@@ -1,4 +1,4 @@
-// The stream commands of galaxy-health (tail, consume, snapshot, stats). main() only parses
+// The stream commands of galaxy-health (tail, consume, snapshot, stats). CommandLine only parses
 // flags; everything that talks to Redis or PostgreSQL, and all output formatting, is here so it
 // can be tested without the binary.
 //
@@ -7,6 +7,7 @@
 // Passwords in URLs never appear in output.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "galaxy/cli/output.hpp"
 #include "galaxy/common/result.hpp"
 #include "galaxy/common/stop_signal.hpp"
 #include "galaxy/consumer/options.hpp"
@@ -68,23 +70,49 @@ int consume(const Connection& conn, const ConsumeOptions& options, std::ostream&
 
 struct SnapshotOptions {
   std::vector<std::string> games;  // empty: all
-  bool json = false;
-  bool color = false;
+  OutputOptions output;
 };
 
-// Rows of health_snapshots (the latest event per game) as a table or JSON lines. A requested
+// Rows of health_snapshots (the latest event per game), rendered by render_snapshot. A requested
 // game without a row is reported on `err` and makes the exit code 1.
 int snapshot(const Connection& conn, const SnapshotOptions& options, std::ostream& out,
              std::ostream& err);
 
-struct StatsOptions {
-  bool json = false;
-  bool color = false;
+// One row of health_snapshots as PostgreSQL's text of each column (NULL: nullopt).
+struct SnapshotRow {
+  std::optional<std::string> game_id;
+  std::optional<std::string> container_id;
+  std::optional<std::string> event_type;
+  std::optional<std::string> occurred_at_ms;  // an integer
+  std::optional<std::string> details;         // JSON
+  std::optional<std::string> stream_id;
+  std::optional<std::string> seq;         // an integer
+  std::optional<std::string> updated_at;  // "2026-04-02T09:23:31.000Z"
 };
 
-// The stream's length, first/last entry, groups (consumers, pending, lag) and their consumers.
+// What snapshot prints. table: GAME, CONTAINER (Docker's 12-character short ID), TYPE, OCCURRED
+// (UTC); wide: the full container ID and DETAILS, STREAM ID, SEQ, UPDATED (UTC) as well; NULL
+// shows as "-". json: one object per row, with NULL as null, the integers as numbers and details
+// as JSON. Pure.
+std::string render_snapshot(const std::vector<SnapshotRow>& rows, const OutputOptions& output);
+
+struct StatsOptions {
+  OutputOptions output;
+};
+
+// The stream's length, first/last entry, groups (consumers, pending, lag) and their consumers,
+// rendered by render_stats.
 int stats(const Connection& conn, const StatsOptions& options, std::ostream& out,
           std::ostream& err);
+
+// What stats prints for `doc`, the document -o json prints as one line:
+//   {"stream", "length", "first_entry_id", "last_entry_id", "last_generated_id", "entries_added",
+//    "groups": [{"name", "consumers": [{"name", "pending", "idle_ms"}], "pending",
+//                "last_delivered_id", "entries_read", "lag"}]}
+// table and wide: a summary, then groups, then consumers (when there are any), separated by blank
+// lines; wide adds LAST GENERATED to the summary and ENTRIES READ to the groups. A value missing
+// or null shows as "-". Pure.
+std::string render_stats(const boost::json::object& doc, const OutputOptions& output);
 
 // "now" -> nullopt (the caller resolves it), "start" -> "0", an entry ID -> itself; else an
 // error for the flag. Pure.

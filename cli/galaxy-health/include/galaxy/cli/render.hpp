@@ -1,5 +1,5 @@
 // Human-readable output of galaxy-health: aligned tables and one-line event rows, with ANSI
-// colors only when asked (the CLI asks when stdout is a terminal). Pure, thread-safe.
+// colors only when asked (the CLI asks when color_enabled says so). Pure, thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +23,10 @@ std::string render_table(const Table& table, bool color);
 
 // occurred_at_ms as "2026-04-02T09:23:30.000Z"; the plain number outside years 0000-9999.
 std::string format_utc_ms(std::int64_t ms);
+
+// Docker's short form of a container ID: its first 12 characters, which identify a container well
+// enough on screen (never splitting a UTF-8 character).
+std::string_view short_container_id(std::string_view id);
 
 // The column header matching render_event_line.
 std::string render_event_header(bool color);
