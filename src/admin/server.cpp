@@ -5,8 +5,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -143,8 +143,8 @@ struct AdminServer::State : std::enable_shared_from_this<AdminServer::State> {
     auto self = shared_from_this();
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(
-          asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (stopped || ec == asio::error::operation_aborted) {
           co_return;
@@ -159,7 +159,8 @@ struct AdminServer::State : std::enable_shared_from_this<AdminServer::State> {
       }
       auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
       sessions.insert(stream);
-      asio::co_spawn(executor, [self, stream]() { return self->serve(stream); }, asio::detached);
+      asio::co_spawn(
+          executor, [self, stream]() { return self->serve(stream); }, asio::detached);
     }
   }
 };

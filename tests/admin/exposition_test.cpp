@@ -28,8 +28,7 @@ TEST(Exposition, OneHelpAndTypePerFamilyWithItsSamplesTogether) {
 
 TEST(Exposition, LabelValuesAndHelpAreEscaped) {
   Exposition e;
-  e.gauge("galaxy_build_info", "Build \\ info\nsecond line.", 1,
-          {{"version", "a\"b\\c\nd"}});
+  e.gauge("galaxy_build_info", "Build \\ info\nsecond line.", 1, {{"version", "a\"b\\c\nd"}});
   EXPECT_EQ(e.text(),
             "# HELP galaxy_build_info Build \\\\ info\\nsecond line.\n"
             "# TYPE galaxy_build_info gauge\n"
@@ -74,8 +73,8 @@ TEST(Health, AllPassingIsOkUnlessVerbose) {
 }
 
 TEST(Health, AFailingCheckIs503AndListsEveryCheck) {
-  const std::vector<Check> checks{{"ping", true, ""}, {"postgres", false, "connection refused"},
-                                  {"shutdown", false, ""}};
+  const std::vector<Check> checks{
+      {"ping", true, ""}, {"postgres", false, "connection refused"}, {"shutdown", false, ""}};
   const auto r = render_health("readyz", checks, false);
   EXPECT_EQ(r.status, 503U);
   EXPECT_EQ(r.body,

@@ -25,7 +25,9 @@ class AdminServerTest : public ::testing::Test {
     AdminSettings s;
     s.listen = "127.0.0.1:0";
     server_ = std::make_unique<AdminServer>(ioc_.get_executor(), s);
-    server_->add("/livez", "liveness", [](const Request&) { return Response{200, "text/plain", "ok\n"}; });
+    server_->add("/livez", "liveness", [](const Request&) {
+      return Response{200, "text/plain", "ok\n"};
+    });
     server_->add("/echo", "echoes the query", [](const Request& r) {
       std::string body = r.path;
       for (const auto& [k, v] : r.query) {

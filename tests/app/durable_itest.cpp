@@ -47,9 +47,9 @@ class DurableTest : public DaemonTest {
   }
 
   void services(const std::string& verb, const std::string& which) {
-    auto r = ts::run(
-        {std::string(GALAXY_SOURCE_DIR) + "/scripts/services", verb, which, "--state", services_state_},
-        120s);
+    auto r = ts::run({std::string(GALAXY_SOURCE_DIR) + "/scripts/services", verb, which, "--state",
+                      services_state_},
+                     120s);
     ASSERT_EQ(r.exit_code, 0) << verb << " " << which << ": " << r.output;
   }
 

@@ -24,7 +24,9 @@ using contract::Event;
 using contract::Transition;
 using Next = DurableSink::Next;
 
-const std::string kContainer(64, 'c');
+// A container ID as Docker writes them: 64 hex digits.
+constexpr const char* kContainer =
+    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
 Event started(std::int64_t at, const std::string& game = "g") {
   return Event{game, kContainer, at, contract::ContainerStarted{"img"}};

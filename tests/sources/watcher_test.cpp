@@ -140,7 +140,7 @@ class WatcherTest : public ::testing::Test {
     s.reconnect_min = std::chrono::milliseconds(0);
     return s;
   }
-  void start(WatcherSettings s = settings()) {
+  void start(const WatcherSettings& s = settings()) {
     watcher = std::make_unique<Watcher>(ioc.get_executor(), clock, docker, sink, store, removals,
                                         probes, s);
     asio::co_spawn(ioc, watcher->run(),

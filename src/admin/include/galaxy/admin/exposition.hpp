@@ -23,14 +23,15 @@ class Exposition {
  public:
   // Names must match [a-zA-Z_:][a-zA-Z0-9_:]* (checked by assertion: they are constants in our
   // code); a counter's name ends in _total.
-  void counter(std::string_view name, std::string_view help, double value, const Labels& labels = {});
+  void counter(std::string_view name, std::string_view help, double value,
+               const Labels& labels = {});
   void gauge(std::string_view name, std::string_view help, double value, const Labels& labels = {});
   // `upper_bounds` ascending, without +Inf; `counts[i]` is the number of observations <=
   // upper_bounds[i] and above the previous bound (not cumulative: this writes the cumulative
   // buckets and +Inf); `count` includes observations above the last bound.
-  void histogram(std::string_view name, std::string_view help,
-                 std::span<const double> upper_bounds, std::span<const std::uint64_t> counts,
-                 std::uint64_t count, double sum, const Labels& labels = {});
+  void histogram(std::string_view name, std::string_view help, std::span<const double> upper_bounds,
+                 std::span<const std::uint64_t> counts, std::uint64_t count, double sum,
+                 const Labels& labels = {});
 
   std::string text() const;
 

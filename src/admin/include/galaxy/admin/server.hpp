@@ -35,8 +35,8 @@ struct AdminSettings {
 };
 
 struct Request {
-  std::string method;  // "GET" or "HEAD"
-  std::string path;    // "/readyz"
+  std::string method;                        // "GET" or "HEAD"
+  std::string path;                          // "/readyz"
   std::map<std::string, std::string> query;  // "?verbose" -> {"verbose", ""}
   bool has(const std::string& key) const { return query.contains(key); }
 };

@@ -6,8 +6,8 @@
 #include <boost/system/result.hpp>
 #include <cstdint>
 #include <stdexcept>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace galaxy {
