@@ -106,6 +106,9 @@ class ManualTimer final : public Timer {
   // Per-operation cancellation: the wait is found by key, so a slot that fires after the wait
   // completed (nothing clears it then, as with asio's timers) finds nothing to do.
   struct CancelWait {
+    // A constructor, not aggregate init: clang 14 (the fuzz preset) has no parenthesized
+    // aggregate initialization, which the slot's emplace needs.
+    CancelWait(std::weak_ptr<State> s, State::Key k) : state(std::move(s)), key(k) {}
     std::weak_ptr<State> state;
     State::Key key;
     void operator()(asio::cancellation_type type) const {

@@ -29,6 +29,8 @@ class Timer {
   using duration = std::chrono::steady_clock::duration;
   using Handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
 
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
   virtual ~Timer() = default;
 
   // Both cancel the pending waits first.
@@ -44,10 +46,6 @@ class Timer {
         [](auto handler, Timer* self) { self->start_wait(Handler(std::move(handler))); }, token,
         this);
   }
-
- public:
-  Timer(const Timer&) = delete;
-  Timer& operator=(const Timer&) = delete;
 
  protected:
   Timer() = default;
