@@ -232,8 +232,9 @@ admin::Response Daemon::Parts::readyz(const admin::Request& req) const {
   checks.push_back({"synced", watcher && watcher->synced(), "the first resync is not done"});
   if (durable_sink) {
     const auto d = durable_sink->stats();
-    checks.push_back({"postgres", d.postgres_up, d.last_error});
-    checks.push_back({"redis", d.redis_up, d.last_error});
+    // The sink's last error is in the log and /metrics' error counters; here only who failed.
+    checks.push_back({"postgres", d.postgres_up, "PostgreSQL did not answer the sink's last call"});
+    checks.push_back({"redis", d.redis_up, "Redis did not answer the relay's last call"});
   }
   checks.push_back({"shutdown", !stopping, "stopping"});
   const auto r = admin::render_health("readyz", checks, req.has("verbose"));

@@ -104,7 +104,16 @@ void add_serve_flags(CLI::App& serve, DaemonSettings& s, std::string& config_fil
   f.duration("--shutdown-timeout", "GALAXY_RM_SHUTDOWN_TIMEOUT", "Bound on a graceful stop",
              s.shutdown_timeout);
   f.value("--admin-listen", "GALAXY_RM_ADMIN_LISTEN",
-          "HOST:PORT of /metrics, /livez and /readyz (\"\" turns it off)", s.admin.listen);
+          "HOST:PORT of /metrics, /livez and /readyz (\"\" turns it off)", s.admin.listen)
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            if (text.empty()) {
+              return std::string();
+            }
+            auto a = admin::parse_listen_address(text);
+            return a ? std::string() : a.error().message();
+          },
+          "HOST:PORT"));
   f.value("--log-level", "GALAXY_RM_LOG_LEVEL", "trace, debug, info, warn, error", s.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   f.value("--log-format", "GALAXY_RM_LOG_FORMAT",

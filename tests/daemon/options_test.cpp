@@ -106,6 +106,15 @@ TEST_F(OptionsTest, AWrongTypeNamesTheKey) {
       << e;
 }
 
+TEST_F(OptionsTest, TheAdminAddressIsCheckedAtParseTimeAndEmptyTurnsItOff) {
+  const auto e = error_of([&] { parse({"serve", "--admin-listen", "localhost:7464"}); });
+  EXPECT_NE(e.find("--admin-listen"), std::string::npos) << e;
+  EXPECT_NE(e.find("IP address"), std::string::npos) << e;
+  parse({"serve", "--admin-listen", "", "--log-format", "json"});
+  EXPECT_EQ(settings.admin.listen, "");
+  EXPECT_EQ(settings.log_format, LogFormat::json);
+}
+
 TEST_F(OptionsTest, ABadValueInTheFileNamesTheFlag) {
   const auto e = error_of([&] { parse({"serve"}, "probe-interval = \"soon\"\n"); });
   EXPECT_NE(e.find("--probe-interval"), std::string::npos) << e;
