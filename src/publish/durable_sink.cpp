@@ -321,20 +321,36 @@ DurableSink::Step DurableSink::writer_step() {
   return {Next::again};
 }
 
-void DurableSink::run_writer() {
+// What both threads do: take steps, and wait where a step says so.
+void DurableSink::run(Step (DurableSink::*step)(), void (DurableSink::*wait_work)()) {
   block_sigpipe();
   for (;;) {
-    const Step s = writer_step();
+    const Step s = (this->*step)();
     if (s.next == Next::done) {
-      break;
+      return;
     }
     if (s.next == Next::wait_work) {
-      std::unique_lock lock(mu_);
-      writer_cv_.wait(lock, [this] { return stopping_ || queue_.queued_transitions() > 0; });
+      (this->*wait_work)();
     } else if (s.next == Next::backoff) {
       backoff_wait(s.delay);
     }
   }
+}
+
+void DurableSink::wait_for_transitions() {
+  std::unique_lock lock(mu_);
+  writer_cv_.wait(lock, [this] { return stopping_ || queue_.queued_transitions() > 0; });
+}
+
+// A commit wakes the relay at once; relay_poll also finds rows another daemon left behind.
+void DurableSink::wait_for_commits() {
+  std::unique_lock lock(mu_);
+  relay_cv_.wait_for(lock, settings_.relay_poll,
+                     [this] { return commits_ != relay_seen_ || (stopping_ && writer_done_); });
+}
+
+void DurableSink::run_writer() {
+  run(&DurableSink::writer_step, &DurableSink::wait_for_transitions);
   {
     std::lock_guard lock(mu_);
     writer_done_ = true;
@@ -464,20 +480,7 @@ DurableSink::Step DurableSink::relay_step() {
 }
 
 void DurableSink::run_relay() {
-  block_sigpipe();
-  for (;;) {
-    const Step s = relay_step();
-    if (s.next == Next::done) {
-      break;
-    }
-    if (s.next == Next::wait_work) {
-      std::unique_lock lock(mu_);
-      relay_cv_.wait_for(lock, settings_.relay_poll,
-                         [this] { return commits_ != relay_seen_ || (stopping_ && writer_done_); });
-    } else if (s.next == Next::backoff) {
-      backoff_wait(s.delay);
-    }
-  }
+  run(&DurableSink::relay_step, &DurableSink::wait_for_commits);
 }
 
 }  // namespace galaxy::publish

@@ -128,6 +128,9 @@ class DurableSink final : public contract::TransitionSink {
  private:
   void run_writer();
   void run_relay();
+  void run(Step (DurableSink::*step)(), void (DurableSink::*wait_work)());
+  void wait_for_transitions();
+  void wait_for_commits();
   void record_error(const Error& e, bool writer);
   void mark_up(bool postgres, bool up);
   // Each retry loop (writer, relay, load_state) has its own backoff, on its own thread.
