@@ -382,6 +382,7 @@ void ProbeSession::on_timer(const error_code& ec) {
       }
       result_.error =
           "timeout after " + std::to_string(shared_->settings.timeout.count()) + "ms " + what;
+      result_.timed_out = true;
     }
     close_socket();  // the pending operation completes with operation_aborted
   }

@@ -9,11 +9,10 @@ ProbeOutcome classify(const ProbeResult& r) {
   if (r.status != 0) {
     return ProbeOutcome::http_error;
   }
-  // The session's reasons (session.cpp): "timeout after ..." at the deadline, describe()'s text
-  // for socket errors.
-  if (r.error.starts_with("timeout")) {
+  if (r.timed_out) {
     return ProbeOutcome::timeout;
   }
+  // The session's text for ECONNREFUSED (describe() in session.cpp).
   if (r.error == "connection refused") {
     return ProbeOutcome::refused;
   }

@@ -280,6 +280,8 @@ TEST_F(ProbeFixture, ServerThatNeverAnswersHitsTheDeadline) {
   EXPECT_EQ(last->status, 0);
   EXPECT_EQ(last->error, "timeout after 300ms waiting for response head");
   EXPECT_EQ(last->latency, milliseconds(300));
+  EXPECT_TRUE(last->timed_out);
+  EXPECT_EQ(classify(*last), ProbeOutcome::timeout);
   run_until([&] { return server.finished == 1; });
   EXPECT_EQ(server.finished, 1) << "the prober closed the connection";
 }

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "galaxy/probe/state_machine.hpp"
+#include "galaxy/probe/types.hpp"
 
 namespace galaxy::probe {
 namespace {
@@ -111,6 +112,32 @@ TEST(ProbeStateMachine, ThresholdOfOneFailsAtTheFirstFailure) {
 TEST(ProbeStateMachine, RejectsThresholdsBelowOne) {
   EXPECT_THROW(ProbeStateMachine({.failure = 0, .success = 1}), std::invalid_argument);
   EXPECT_THROW(ProbeStateMachine({.failure = 3, .success = 0}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace galaxy::probe
+
+namespace galaxy::probe {
+namespace {
+
+TEST(ProbeOutcome, ClassifiesByStatusTheDeadlineAndTheSocketError) {
+  ProbeResult ok;
+  ok.status = 204;
+  EXPECT_EQ(classify(ok), ProbeOutcome::ok);
+  ProbeResult bad;
+  bad.status = 503;
+  EXPECT_EQ(classify(bad), ProbeOutcome::http_error);
+  ProbeResult late;
+  late.error = "timeout after 1000ms waiting for connect";
+  late.timed_out = true;
+  EXPECT_EQ(classify(late), ProbeOutcome::timeout);
+  ProbeResult refused;
+  refused.error = "connection refused";
+  EXPECT_EQ(classify(refused), ProbeOutcome::refused);
+  ProbeResult reset;
+  reset.error = "connection reset";
+  EXPECT_EQ(classify(reset), ProbeOutcome::error);
+  EXPECT_EQ(to_string(ProbeOutcome::http_error), "http_error");
 }
 
 }  // namespace

@@ -71,8 +71,6 @@ class Conn {
   ~Conn();
 
   bool ok() const;
-  const std::string& describe() const { return describe_; }
-  std::chrono::milliseconds io_timeout() const { return io_timeout_; }
   Deadline deadline() const { return std::chrono::steady_clock::now() + io_timeout_; }
 
   // Runs the statements as one pipeline (one round trip) and returns one Rows per statement, or

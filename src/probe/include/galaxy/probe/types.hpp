@@ -27,6 +27,7 @@ struct ProbeResult {
   std::chrono::microseconds latency{0};  // start to complete response head (or to the failure)
   std::size_t bytes_received = 0;
   bool reused_connection = false;
+  bool timed_out = false;  // the deadline passed before a response head (error says where)
 
   // docs/emission-rules.md: 200-399 is a success; a redirect is never followed, its status counts.
   bool ok() const { return status >= 200 && status <= 399; }
