@@ -17,6 +17,7 @@
 
 #include "galaxy/pg/conn.hpp"
 #include "galaxy/publish/durable_sink.hpp"
+#include "galaxy/publish/host_lease.hpp"
 #include "galaxy/redis/connection.hpp"
 
 namespace {
@@ -71,6 +72,15 @@ int main(int argc, char** argv) {
   const std::string pg_url(u.buffer());
 
   publish::DurableSinkSettings s;
+  // One host writing as fast as it can: its lease taken once, for the length of the run.
+  auto lease = publish::take_lease(pg::parse_target(pg_url).value(),
+                                   {"bench-host", "bench-daemon", "bench", "bench"},
+                                   std::chrono::hours(1));
+  if (!lease) {
+    std::fprintf(stderr, "%s\n", lease.error().message().c_str());
+    return 1;
+  }
+  s.fence = {"bench-host", lease->epoch};
   s.redis_url = redis;
   s.postgres_url = pg_url;
   s.stream = stream;
@@ -120,7 +130,8 @@ int main(int argc, char** argv) {
   pg_exec(admin, "DROP DATABASE " + db + " WITH (FORCE)");
   if (auto c = redis::Connection::open(parse_redis_url(redis).value(), std::chrono::seconds(5),
                                        std::chrono::seconds(30))) {
-    (void)c->command({"DEL", stream, stream + ":hwm", stream + ":idmp"});
+    (void)c->command(
+        {"DEL", stream, "{" + stream + "}:hwm:bench-host", "{" + stream + "}:idmp:bench-host"});
   }
   return 0;
 }

@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -23,8 +26,10 @@
 #include "galaxy/admin/server.hpp"
 #include "galaxy/common/backoff.hpp"
 #include "galaxy/common/build_info.hpp"
+#include "galaxy/daemon/identity.hpp"
 #include "galaxy/daemon/sd_notify.hpp"
 #include "galaxy/daemon/stats.hpp"
+#include "galaxy/publish/host_lease.hpp"
 #include "galaxy/publish/stdout_sink.hpp"
 #include "galaxy/sources/state_store.hpp"
 
@@ -116,8 +121,21 @@ class DurableStateStore final : public sources::StateStore {
 
 }  // namespace
 
-// Members in construction order; destruction runs backwards, so the watcher and the prober go
-// before the sink and store they use, and the loop (with any handler still queued) goes last.
+// What runs while this daemon is the active one of its host: built when it takes the lease, torn
+// down when it loses it (or stops), so a standby holds no Docker watch and writes nothing. Members
+// in construction order: the watcher and prober go before the sink and store they use.
+struct Active {
+  std::unique_ptr<publish::StdoutSink> stdout_sink;
+  std::unique_ptr<publish::DurableSink> durable_sink;
+  std::unique_ptr<sources::StateStore> store;
+  std::optional<probe::ProbeScheduler> scheduler;
+  std::optional<SchedulerControl> probes;
+  std::optional<sources::Watcher> watcher;
+  std::int64_t epoch = 0;
+};
+
+// Members in construction order; destruction runs backwards, so the active set goes before the
+// lease and the loop (with any handler still queued) goes last.
 struct Daemon::Parts {
   explicit Parts(DaemonSettings s) : settings(std::move(s)), lock(settings.state_dir) {}
 
@@ -127,16 +145,14 @@ struct Daemon::Parts {
   SystemClock clock;
   sources::NoRemovalIntents removals;
   std::optional<docker::DockerClient> docker;
-  std::unique_ptr<publish::StdoutSink> stdout_sink;
-  std::unique_ptr<publish::DurableSink> durable_sink;
-  std::unique_ptr<sources::StateStore> store;
-  contract::TransitionSink* sink = nullptr;
   CountingSink counting;
-  std::optional<probe::ProbeScheduler> scheduler;
-  std::optional<SchedulerControl> probes;
-  // Engaged for the Daemon's whole life once built; the two callbacks below reach it only on the
-  // loop's thread, so they never see it half-built or gone.
-  std::optional<sources::Watcher> watcher;
+  publish::HostIdentity identity;
+  std::unique_ptr<publish::HostLease> lease;  // durable sink only
+  // Wakes the supervisor when the lease changes hands (posted from the lease's thread).
+  asio::steady_timer lease_wake{ioc};
+  asio::cancellation_signal active_cancel;
+  std::unique_ptr<Active> active;
+  LeaseStats lease_stats;
   asio::steady_timer stats_timer{ioc};
   std::optional<admin::AdminServer> admin;
   bool stopping = false;  // SIGTERM seen: /readyz fails from then on
@@ -144,82 +160,258 @@ struct Daemon::Parts {
   asio::steady_timer watchdog_timer{ioc};
 
   void build();
-  void load_state();
+  std::unique_ptr<Active> build_active(std::int64_t epoch);
+  asio::awaitable<void> supervise();
+  asio::awaitable<bool> load_state(Active& a, std::int64_t epoch);
+  asio::awaitable<void> record_docker_id();
+  void on_lease();
+  bool holds(std::int64_t epoch) const;
+  void stop_active();
   void start_admin();
   DaemonStats snapshot() const;
   admin::Response readyz(const admin::Request& req) const;
   void log_stats();
   void tell_systemd(const std::string& state);
   void pet_watchdog();
-  void stop_sink();
 };
 
 void Daemon::Parts::build() {
   docker.emplace(ioc.get_executor(), settings.docker);
   if (settings.sink == SinkKind::stdout_lines) {
-    stdout_sink = std::make_unique<publish::StdoutSink>();
-    sink = stdout_sink.get();
-    store = std::make_unique<sources::FileStateStore>(std::filesystem::path(settings.state_dir) /
-                                                      "watcher-state.json");
+    return;  // one host, no database: always active, no lease
+  }
+  const auto dir = std::filesystem::path(settings.state_dir);
+  if (settings.host_id.empty()) {
+    settings.host_id = load_or_create_id(dir / "host-id").value();
+  }
+  identity.host_id = settings.host_id;
+  identity.daemon_id = load_or_create_id(dir / "daemon-id").value();
+  identity.hostname = hostname();
+  identity.version = std::string(build_version());
+  auto target =
+      pg::parse_target(settings.durable.postgres_url,
+                       pg::ConnectSettings{.connect_timeout = std::chrono::ceil<std::chrono::seconds>(
+                                               settings.durable.connect_timeout),
+                                           .statement_timeout = settings.durable.statement_timeout,
+                                           // A takeover blocked behind a frozen daemon's
+                                           // transaction is tried again at the next poll
+                                           // instead of hanging the lease's thread.
+                                           .lock_timeout = std::chrono::milliseconds(2'000)})
+          .value();
+  lease = std::make_unique<publish::HostLease>(
+      settings.lease,
+      std::make_unique<publish::PgLeaseStore>(std::move(target), settings.durable.io_timeout,
+                                              identity),
+      clock, [this](publish::LeaseState st, const publish::Acquired& how) {
+        if (st.role == publish::LeaseRole::active &&
+            (how.adopted_rows > 0 || how.adopted_state > 0)) {
+          spdlog::info(
+              "lease: adopted the memory of the single-host release: {} state record(s), {} "
+              "outbox row(s)",
+              how.adopted_state, how.adopted_rows);
+        }
+        asio::post(ioc, [this] { on_lease(); });
+      });
+  lease_stats.enabled = true;
+  lease_stats.host_id = identity.host_id;
+}
+
+std::unique_ptr<Active> Daemon::Parts::build_active(std::int64_t epoch) {
+  auto a = std::make_unique<Active>();
+  a->epoch = epoch;
+  Active* self = a.get();
+  contract::TransitionSink* sink = nullptr;
+  if (settings.sink == SinkKind::stdout_lines) {
+    a->stdout_sink = std::make_unique<publish::StdoutSink>();
+    sink = a->stdout_sink.get();
+    a->store = std::make_unique<sources::FileStateStore>(std::filesystem::path(settings.state_dir) /
+                                                         "watcher-state.json");
   } else {
     auto dss = settings.durable;
+    dss.fence = {identity.host_id, epoch};
     // Called on the sink's thread after an overflow: hop onto the loop, where the watcher lives,
     // to reload the memory and resync from Docker.
-    dss.on_resync_needed = [this] {
-      asio::post(ioc, [this] {
-        if (watcher) {
-          watcher->request_reload();
-          durable_sink->resync_done();
+    dss.on_resync_needed = [this, self] {
+      asio::post(ioc, [this, self] {
+        if (active.get() == self && self->watcher) {
+          self->watcher->request_reload();
+          self->durable_sink->resync_done();
         }
       });
     };
-    durable_sink = std::make_unique<publish::DurableSink>(std::move(dss));
-    sink = durable_sink.get();
-    store = std::make_unique<DurableStateStore>(*durable_sink);
+    // A write refused at this epoch: the lease is another daemon's, whatever the last renewal
+    // said. The lease steps down, and tells the loop.
+    dss.on_fenced = [this](std::int64_t e) { lease->fenced(e); };
+    a->durable_sink = std::make_unique<publish::DurableSink>(std::move(dss));
+    sink = a->durable_sink.get();
+    a->store = std::make_unique<DurableStateStore>(*a->durable_sink);
   }
   counting.forward_to(*sink);
-  // Verdicts arrive on the loop's thread, after the watcher below exists.
-  scheduler.emplace(ioc.get_executor(), clock, settings.probes,
-                    [this](const std::string& id, const contract::Details& d, std::int64_t at) {
-                      if (watcher) {
-                        watcher->probe_verdict(id, d, at);
-                      }
-                    });
-  probes.emplace(*scheduler);
+  // Verdicts arrive on the loop's thread, after the watcher exists.
+  a->scheduler.emplace(ioc.get_executor(), clock, settings.probes,
+                       [self](const std::string& id, const contract::Details& d, std::int64_t at) {
+                         if (self->watcher) {
+                           self->watcher->probe_verdict(id, d, at);
+                         }
+                       });
+  a->probes.emplace(*a->scheduler);
+  return a;
+}
+
+bool Daemon::Parts::holds(std::int64_t epoch) const {
+  if (!lease) {
+    return true;
+  }
+  const auto st = lease->state();
+  return st.role == publish::LeaseRole::active && st.epoch == epoch;
+}
+
+// On the loop: the lease changed hands. Losing it cancels the active set (the supervisor tears it
+// down); taking it wakes the supervisor.
+void Daemon::Parts::on_lease() {
+  if (active && !holds(active->epoch)) {
+    active_cancel.emit(asio::cancellation_type::terminal);
+  }
+  lease_wake.cancel();
 }
 
 // The memory must load before the watcher starts; PostgreSQL may still be coming up, so a failure
-// is logged and retried (SIGTERM still ends the process at once in this phase: no handler yet).
-void Daemon::Parts::load_state() {
+// is logged and retried while this daemon holds the lease. False: stopping, or the lease is gone.
+asio::awaitable<bool> Daemon::Parts::load_state(Active& a, std::int64_t epoch) {
   // No jitter: one daemon waiting for its own database has no fleet to spread out.
   auto backoff = ExponentialBackoff::without_jitter(std::chrono::milliseconds(250),
                                                     std::chrono::milliseconds(10'000));
+  asio::steady_timer wait(ioc);
   for (;;) {
-    auto state = store->load();
+    auto state = a.store->load();
     if (state) {
-      return;
+      co_return true;
     }
-    const auto wait = backoff.next();
+    const auto delay = backoff.next();
     spdlog::error("cannot load state: {}; retrying in {} ms", state.error().message(),
-                  wait.count());
-    std::this_thread::sleep_for(wait);
+                  delay.count());
+    wait.expires_after(delay);
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping || !holds(epoch)) {
+      co_return false;
+    }
+  }
+}
+
+// Docker's /info ID goes beside our host id in runtime_hosts (for operators: which dockerd a host
+// id stands for). Asked until it answers.
+asio::awaitable<void> Daemon::Parts::record_docker_id() {
+  asio::steady_timer wait(ioc);
+  while (!stopping) {
+    auto info = co_await docker->info();
+    if (info) {
+      lease->set_docker_id(info->id);
+      co_return;
+    }
+    wait.expires_after(std::chrono::seconds(5));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+void Daemon::Parts::stop_active() {
+  if (!active) {
+    return;
+  }
+  active->scheduler->stop();
+  const auto bound = settings.shutdown_timeout;
+  if (active->stdout_sink) {
+    active->stdout_sink->stop(bound);
+    spdlog::info("stopped: {} events written, {} dropped", active->stdout_sink->written(),
+                 active->stdout_sink->dropped());
+  } else {
+    active->durable_sink->stop(bound);
+    const auto st = active->durable_sink->stats();
+    spdlog::info("stopped: {} events committed, {} relayed, {} queued, {} dropped",
+                 st.events_committed, st.events_relayed, st.queued, st.dropped_events);
+  }
+  active.reset();
+}
+
+// The daemon's life: wait as a standby until the lease is ours, run the sources until SIGTERM or
+// the lease is lost, tear them down, and (unless stopping) wait again.
+asio::awaitable<void> Daemon::Parts::supervise() {
+  bool announced_standby = false;
+  while (!stopping) {
+    std::int64_t epoch = 0;
+    if (lease) {
+      const auto st = lease->state();
+      if (st.role != publish::LeaseRole::active) {
+        if (!announced_standby) {
+          spdlog::info("standby for host {}: waiting for its lease", identity.host_id);
+          tell_systemd("STATUS=standby: another daemon holds the host's lease");
+          announced_standby = true;
+        }
+        lease_wake.expires_after(std::chrono::seconds(1));
+        co_await lease_wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      epoch = st.epoch;
+      ++lease_stats.takeovers;
+      spdlog::info("active for host {} (lease epoch {})", identity.host_id, epoch);
+    }
+    announced_standby = false;
+    active = build_active(epoch);
+    if (!co_await load_state(*active, epoch)) {
+      stop_active();
+      continue;
+    }
+    if (active->durable_sink) {
+      active->durable_sink->start();
+    }
+    active->watcher.emplace(ioc.get_executor(), clock, *docker, counting, *active->store,
+                            removals, *active->probes, settings.watcher);
+    spdlog::info("watching containers labelled {} on {}; state in {}",
+                 settings.watcher.model.labels.game_id, settings.docker.host, settings.state_dir);
+    tell_systemd("STATUS=watching containers; first resync in progress");
+    if (holds(epoch) && !stopping) {
+      auto [ex] = co_await asio::co_spawn(
+          ioc, active->watcher->run(),
+          asio::bind_cancellation_slot(active_cancel.slot(), asio::as_tuple(asio::use_awaitable)));
+      if (ex && !stopping && holds(epoch)) {
+        std::rethrow_exception(ex);  // the watcher failed on its own: fatal, as before
+      }
+    }
+    active_cancel.slot().clear();
+    stop_active();
+    if (!stopping) {
+      ++lease_stats.step_downs;
+      spdlog::warn("host {}: lease epoch {} lost; stepped down to standby", identity.host_id,
+                   epoch);
+    }
   }
 }
 
 DaemonStats Daemon::Parts::snapshot() const {
   DaemonStats st;
-  if (watcher) {
-    st.watcher = watcher->stats();
-    st.watched = watcher->watched();
-    st.synced = watcher->synced();
-    st.docker_up = watcher->docker_up();
+  // A standby has no active set: its sources' and sink's figures are zero until it takes over.
+  if (active && active->watcher) {
+    const auto& w = *active->watcher;
+    st.watcher = w.stats();
+    st.watched = w.watched();
+    st.synced = w.synced();
+    st.docker_up = w.docker_up();
   }
-  st.probes = scheduler->stats();
-  if (durable_sink) {
-    st.durable = durable_sink->stats();
+  if (active) {
+    st.probes = active->scheduler->stats();
+  }
+  if (settings.sink == SinkKind::durable) {
+    st.durable = active ? active->durable_sink->stats() : publish::DurableSinkStats{};
     st.queue_capacity = settings.durable.queue_capacity;
   } else {
-    st.stdout_sink = StdoutSinkStats{stdout_sink->written(), stdout_sink->dropped()};
+    st.stdout_sink = active ? StdoutSinkStats{active->stdout_sink->written(),
+                                              active->stdout_sink->dropped()}
+                            : StdoutSinkStats{};
+  }
+  st.lease = lease_stats;
+  if (lease) {
+    const auto l = lease->state();
+    st.lease.active = l.role == publish::LeaseRole::active;
+    st.lease.epoch = l.epoch;
   }
   st.emitted = counting.emitted();
   return st;
@@ -228,10 +420,17 @@ DaemonStats Daemon::Parts::snapshot() const {
 admin::Response Daemon::Parts::readyz(const admin::Request& req) const {
   std::vector<admin::Check> checks;
   checks.push_back({"ping", true, ""});
-  checks.push_back({"docker", watcher && watcher->docker_up(), "dockerd does not answer"});
-  checks.push_back({"synced", watcher && watcher->synced(), "the first resync is not done"});
-  if (durable_sink) {
-    const auto d = durable_sink->stats();
+  // A standby is alive (/livez) but not ready: it reports nothing until it takes the lease.
+  if (lease) {
+    checks.push_back({"lease", lease->state().role == publish::LeaseRole::active,
+                      "standby: another daemon holds host " + identity.host_id + "'s lease"});
+  }
+  const sources::Watcher* watcher = active && active->watcher ? &*active->watcher : nullptr;
+  checks.push_back({"docker", watcher != nullptr && watcher->docker_up(), "dockerd does not answer"});
+  checks.push_back(
+      {"synced", watcher != nullptr && watcher->synced(), "the first resync is not done"});
+  if (active && active->durable_sink) {
+    const auto d = active->durable_sink->stats();
     // The sink's last error is in the log and /metrics' error counters; here only who failed.
     checks.push_back({"postgres", d.postgres_up, "PostgreSQL did not answer the sink's last call"});
     checks.push_back({"redis", d.redis_up, "Redis did not answer the relay's last call"});
@@ -306,20 +505,6 @@ void Daemon::Parts::log_stats() {
   });
 }
 
-void Daemon::Parts::stop_sink() {
-  const auto bound = settings.shutdown_timeout;
-  if (stdout_sink) {
-    stdout_sink->stop(bound);
-    spdlog::info("stopped: {} events written, {} dropped", stdout_sink->written(),
-                 stdout_sink->dropped());
-  } else {
-    durable_sink->stop(bound);
-    const auto st = durable_sink->stats();
-    spdlog::info("stopped: {} events committed, {} relayed, {} queued, {} dropped",
-                 st.events_committed, st.events_relayed, st.queued, st.dropped_events);
-  }
-}
-
 Daemon::Daemon(DaemonSettings settings) : parts_(std::make_unique<Parts>(std::move(settings))) {
   parts_->build();
 }
@@ -328,45 +513,40 @@ Daemon::~Daemon() = default;
 
 int Daemon::run() {
   auto& p = *parts_;
-  p.load_state();
-  if (p.durable_sink) {
-    p.durable_sink->start();
+  if (p.lease) {
+    p.lease->start();
+    asio::co_spawn(p.ioc, p.record_docker_id(), asio::detached);
+    spdlog::info("host {} (daemon {} on {}); lease TTL {} ms", p.identity.host_id,
+                 p.identity.daemon_id, p.identity.hostname, p.settings.lease.ttl.count());
   }
-  p.watcher.emplace(p.ioc.get_executor(), p.clock, *p.docker, p.counting, *p.store, p.removals,
-                    *p.probes, p.settings.watcher);
   p.start_admin();
-  // Once the loop runs: the listeners are bound and the watcher is subscribing.
+  // Once the loop runs: the listeners are bound and the supervisor is waiting for the lease or
+  // building the sources.
   asio::post(p.ioc, [&p] {
-    p.tell_systemd("READY=1\nSTATUS=watching containers; first resync in progress");
+    p.tell_systemd("READY=1");
     p.pet_watchdog();
   });
-  spdlog::info("watching containers labelled {} on {}; state in {}",
-               p.settings.watcher.model.labels.game_id, p.settings.docker.host,
-               p.settings.state_dir);
   p.log_stats();
 
-  asio::cancellation_signal cancel;
   int exit_code = 0;
   bool done = false;
-  asio::co_spawn(p.ioc, p.watcher->run(),
-                 asio::bind_cancellation_slot(cancel.slot(), [&](const std::exception_ptr& e) {
-                   done = true;
-                   p.scheduler->stop();
-                   p.stats_timer.cancel();
-                   p.watchdog_timer.cancel();
-                   if (p.admin) {
-                     p.admin->stop();
-                   }
-                   if (e) {
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       spdlog::critical("watcher failed: {}", ex.what());
-                       exit_code = 1;
-                     }
-                   }
-                   p.ioc.stop();
-                 }));
+  asio::co_spawn(p.ioc, p.supervise(), [&](const std::exception_ptr& e) {
+    done = true;
+    p.stats_timer.cancel();
+    p.watchdog_timer.cancel();
+    if (p.admin) {
+      p.admin->stop();
+    }
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::critical("watcher failed: {}", ex.what());
+        exit_code = 1;
+      }
+    }
+    p.ioc.stop();
+  });
 
   asio::signal_set signals(p.ioc, SIGTERM, SIGINT);
   asio::steady_timer deadline(p.ioc);
@@ -376,11 +556,14 @@ int Daemon::run() {
       return;
     }
     spdlog::info("signal {}: stopping (at most {} ms)", sig, bound.count());
-    p.stopping = true;  // /readyz fails first; the admin listener closes with the watcher
+    p.stopping = true;  // /readyz fails first; the admin listener closes when the sources end
     p.tell_systemd("STOPPING=1\nSTATUS=stopping");
-    p.scheduler->stop();
+    if (p.active) {
+      p.active->scheduler->stop();
+    }
     p.stats_timer.cancel();
-    cancel.emit(asio::cancellation_type::terminal);
+    p.active_cancel.emit(asio::cancellation_type::terminal);
+    p.lease_wake.cancel();
     deadline.expires_after(bound);
     deadline.async_wait([&](const boost::system::error_code& tec) {
       if (!tec && !done) {
@@ -392,7 +575,11 @@ int Daemon::run() {
   });
 
   p.ioc.run();
-  p.stop_sink();
+  p.stop_active();  // only when the deadline cut the supervisor short
+  if (p.lease) {
+    // After the sink has stopped: a standby may take over at once, and nothing of ours follows.
+    p.lease->stop(/*leave=*/true);
+  }
   return exit_code;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "galaxy/common/duration.hpp"
+#include "galaxy/daemon/identity.hpp"
 
 namespace galaxy::daemon {
 
@@ -76,6 +77,28 @@ void add_serve_flags(CLI::App& serve, DaemonSettings& s, std::string& config_fil
           s.docker.host);
   f.value("--state-dir", "GALAXY_RM_STATE_DIR", "Directory for the daemon's durable state",
           s.state_dir);
+  f.value("--host-id", "GALAXY_RM_HOST_ID",
+          "The Docker host this daemon serves (default: a UUID made once in the state dir); "
+          "daemons given the same one are one active and hot standbys",
+          s.host_id)
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            auto ok = check_host_id(text);
+            return ok ? std::string() : ok.error().reason;
+          },
+          "ID"));
+  f.duration("--lease-ttl", "GALAXY_RM_LEASE_TTL",
+             "How long the host's lease lasts unrenewed (renewed every third of it): a standby "
+             "takes over at most this long after the active daemon dies",
+             s.lease.ttl)
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            auto d = parse_duration(text);
+            return d && *d >= std::chrono::seconds(3) && *d <= std::chrono::minutes(10)
+                       ? std::string()
+                       : std::string("a lease TTL is between 3s and 10m");
+          },
+          "DURATION"));
   f.value("--label-game-id", "GALAXY_RM_LABEL_GAME_ID", "Label that marks a game engine container",
           s.watcher.model.labels.game_id);
   serve

@@ -17,6 +17,10 @@ std::string stats_line(const DaemonStats& s) {
     sink_line =
         fmt::format("written={} dropped={}", s.stdout_sink->written, s.stdout_sink->dropped);
   }
+  if (s.lease.enabled) {
+    sink_line += fmt::format(" host={} role={} epoch={}", s.lease.host_id,
+                             s.lease.active ? "active" : "standby", s.lease.epoch);
+  }
   return fmt::format(
       "stats: watched={} docker_events={} bad_lines={} reconnects={} inspects={} "
       "inspect_errors={} probe_targets={} probes={} probe_rounds_missed={} lag_p99_ms={} {}",
@@ -35,6 +39,20 @@ double d(std::uint64_t v) {
 void write_metrics(admin::Exposition& out, const DaemonStats& s, const BuildInfo& build) {
   out.gauge("galaxy_build_info", "Version and commit of the running runtime-manager.", 1,
             {{"version", build.version}, {"commit", build.commit}});
+
+  if (s.lease.enabled) {
+    // host_id is one value per process (like version): no cardinality to fear.
+    out.gauge("galaxy_lease_active",
+              "1 while this daemon holds its host's lease (active), 0 while it is a standby.",
+              s.lease.active ? 1 : 0, {{"host_id", s.lease.host_id}});
+    out.gauge("galaxy_lease_epoch", "The lease epoch held (0 while standby).",
+              static_cast<double>(s.lease.epoch));
+    out.counter("galaxy_lease_takeovers_total", "Times this daemon took its host's lease.",
+                d(s.lease.takeovers));
+    out.counter("galaxy_lease_step_downs_total",
+                "Times this daemon lost its host's lease and stepped down to standby.",
+                d(s.lease.step_downs));
+  }
 
   for (std::size_t i = 0; i < contract::kEventTypeCount; ++i) {
     out.counter("galaxy_events_emitted_total",

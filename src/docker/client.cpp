@@ -493,6 +493,31 @@ asio::awaitable<Result<void>> DockerClient::ping() {
   co_return Result<void>{};
 }
 
+asio::awaitable<Result<DockerInfo>> DockerClient::info() {
+  try {
+    auto v = co_await ensure_version();
+    if (!v) {
+      co_return v.error();
+    }
+    const RequestLine line{http::verb::get, "/v" + v->to_string() + "/info"};
+    const Reply reply =
+        co_await round_trip(executor_, endpoint_, settings_, line, {}, settings_.request_timeout);
+    if (reply.ec) {
+      co_return to_error(line, reply);
+    }
+    if (reply.status != 200) {
+      co_return status_error(line, reply.status, reply.body);
+    }
+    auto parsed = parse_info(reply.body);
+    if (!parsed) {
+      co_return body_error(describe(line) + " " + parsed.error().path, parsed.error().reason);
+    }
+    co_return parsed;
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception(e);
+  }
+}
+
 asio::awaitable<Result<std::vector<ContainerSummary>>> DockerClient::list_containers(
     std::string label) {
   try {

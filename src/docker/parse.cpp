@@ -291,6 +291,30 @@ Result<std::vector<ContainerSummary>> parse_container_list(std::string_view text
   return out;
 }
 
+Result<DockerInfo> parse_info(std::string_view text) {
+  json::value v;
+  GALAXY_TRY(v, parse_json(text));
+  const auto* o = v.if_object();
+  if (o == nullptr) {
+    return make_error("/", "expected an object");
+  }
+  DockerInfo info;
+  const auto field = [&](std::string_view key, std::string& out) -> Result<void> {
+    const auto* f = o->if_contains(key);
+    if (f == nullptr || !f->is_string()) {
+      return make_error("/" + std::string(key), "expected a string");
+    }
+    out = std::string(f->get_string());
+    return {};
+  };
+  if (auto r = field("ID", info.id); !r) {
+    return r.error();
+  }
+  (void)field("Name", info.name);
+  (void)field("ServerVersion", info.server_version);
+  return info;
+}
+
 // Written by hand: libstdc++ 12 has no std::chrono::parse, and Boost has no RFC 3339 parser that
 // keeps nanosecond fractions and offsets without pulling in Boost.DateTime's locale machinery.
 Result<std::optional<std::int64_t>> parse_docker_time_ms(std::string_view text) {

@@ -73,9 +73,16 @@ Result<Target> parse_target(std::string_view url_or_conninfo, const ConnectSetti
     options += (options.empty() ? "" : " ") + std::string("-c client_connection_check_interval=") +
                std::to_string(settings.client_check_interval.count());
   }
-  if (options.find("statement_timeout") == std::string::npos) {
-    options += (options.empty() ? "" : " ") + std::string("-c statement_timeout=") +
-               std::to_string(settings.statement_timeout.count());
+  const auto add_option = [&](std::string_view name, std::chrono::milliseconds value) {
+    if (options.find(name) == std::string::npos) {
+      options += (options.empty() ? "" : " ") + std::string("-c ") + std::string(name) + "=" +
+                 std::to_string(value.count());
+    }
+  };
+  add_option("statement_timeout", settings.statement_timeout);
+  add_option("idle_in_transaction_session_timeout", settings.idle_in_transaction_timeout);
+  if (settings.lock_timeout.count() > 0) {
+    add_option("lock_timeout", settings.lock_timeout);
   }
   t.params.emplace_back("options", options);
 

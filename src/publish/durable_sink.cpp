@@ -54,11 +54,12 @@ const SystemClock kSystemClock;
 DurableBackends real_backends(const DurableSinkSettings& s, const RedisEndpoint& redis,
                               const pg::Target& pg) {
   DurableBackends b;
-  b.outbox = [pg, io = s.io_timeout] { return std::make_unique<PgOutbox>(pg, io); };
-  b.stream = [redis,
-              st = StreamSettings{s.stream, s.stream_maxlen, s.connect_timeout, s.io_timeout}] {
-    return std::make_unique<RedisStream>(redis, st);
+  b.outbox = [pg, io = s.io_timeout](const HostFence& fence) {
+    return std::make_unique<PgOutbox>(pg, io, fence);
   };
+  b.stream = [redis,
+              st = StreamSettings{s.stream, s.stream_maxlen, s.connect_timeout, s.io_timeout}](
+                 const HostFence& fence) { return std::make_unique<RedisStream>(redis, st, fence); };
   return b;
 }
 
@@ -91,9 +92,9 @@ DurableSink::DurableSink(DurableSinkSettings settings, DurableBackends backends)
   if (backends_.clock == nullptr) {
     backends_.clock = &kSystemClock;
   }
-  writer_store_ = backends_.outbox();
-  relay_store_ = backends_.outbox();
-  stream_ = backends_.stream();
+  writer_store_ = backends_.outbox(settings_.fence);
+  relay_store_ = backends_.outbox(settings_.fence);
+  stream_ = backends_.stream(settings_.fence);
 }
 
 DurableSink::~DurableSink() {
@@ -129,7 +130,7 @@ void DurableSink::apply(contract::Transition transition) {
   PushResult r = PushResult::dropped;
   {
     std::lock_guard lock(mu_);
-    if (!stopping_) {
+    if (!stopping_ && !fenced()) {
       r = queue_.push(std::move(transition));
     }
     if (r != PushResult::accepted) {
@@ -227,7 +228,7 @@ void DurableSink::record_error(const Error& e, bool writer) {
 Result<std::vector<contract::StateRecord>> DurableSink::load_state(
     std::chrono::milliseconds deadline) {
   const auto until = now() + deadline;
-  const auto store = backends_.outbox();
+  const auto store = backends_.outbox(settings_.fence);
   auto backoff = make_backoff();
   for (;;) {
     auto r = store->connect();
@@ -252,7 +253,36 @@ Result<std::vector<contract::StateRecord>> DurableSink::load_state(
   }
 }
 
+void DurableSink::fence_off(const Error& e) {
+  record_error(e, true);
+  if (fenced_.exchange(true)) {
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    stats_.fenced = true;
+  }
+  spdlog::warn("durable sink: {}: another daemon holds host {}'s lease; writing nothing more",
+               stats().last_error, settings_.fence.host_id);
+  writer_cv_.notify_all();
+  relay_cv_.notify_all();
+  stop_cv_.notify_all();
+  if (settings_.on_fenced) {
+    settings_.on_fenced(settings_.fence.epoch);
+  }
+}
+
 DurableSink::Step DurableSink::writer_step() {
+  if (fenced()) {
+    // What is held here the new active daemon observes for itself (it resumes from the stored
+    // cursor), so dropping it loses nothing.
+    std::lock_guard lock(mu_);
+    const std::size_t left = queue_.clear() + (batch_ ? batch_->events.size() : 0);
+    stats_.dropped_events += left;
+    batch_.reset();
+    writer_done_ = true;
+    return {Next::done};
+  }
   if (!batch_) {
     std::lock_guard lock(mu_);
     batch_ = queue_.take();
@@ -287,6 +317,10 @@ DurableSink::Step DurableSink::writer_step() {
   // Where an event's time goes between the daemon and the stream (with --log-level trace).
   spdlog::trace("durable sink: commit of {} event(s): {} us", batch_->events.size(),
                 micros_since(commit_start));
+  if (!r && is_fenced(r.error())) {
+    fence_off(r.error());
+    return {Next::again};
+  }
   if (!r) {
     // Reconnecting is always safe: a batch whose COMMIT reply was lost is recognised.
     writer_store_->disconnect();
@@ -339,14 +373,17 @@ void DurableSink::run(Step (DurableSink::*step)(), void (DurableSink::*wait_work
 
 void DurableSink::wait_for_transitions() {
   std::unique_lock lock(mu_);
-  writer_cv_.wait(lock, [this] { return stopping_ || queue_.queued_transitions() > 0; });
+  writer_cv_.wait(lock,
+                  [this] { return stopping_ || fenced() || queue_.queued_transitions() > 0; });
 }
 
 // A commit wakes the relay at once; relay_poll also finds rows another daemon left behind.
 void DurableSink::wait_for_commits() {
   std::unique_lock lock(mu_);
   relay_cv_.wait_for(lock, settings_.relay_poll,
-                     [this] { return commits_ != relay_seen_ || (stopping_ && writer_done_); });
+                     [this] {
+                       return commits_ != relay_seen_ || fenced() || (stopping_ && writer_done_);
+                     });
 }
 
 void DurableSink::run_writer() {
@@ -359,6 +396,10 @@ void DurableSink::run_writer() {
 }
 
 DurableSink::Step DurableSink::relay_fail(const Error& e) {
+  if (is_fenced(e)) {
+    fence_off(e);
+    return {Next::done};
+  }
   record_error(e, false);
   if (worth_logging(relay_backoff_.attempt())) {
     spdlog::error("durable sink: relay: {}; retrying (attempt {})", stats().last_error,
@@ -367,27 +408,44 @@ DurableSink::Step DurableSink::relay_fail(const Error& e) {
   return {Next::backoff, relay_backoff_.next()};
 }
 
+// The first relay of a host that adopted rows from before the fleet migration raises the host's
+// Redis high-water mark to the old database-wide one before relaying any of them: some may be in
+// the stream already (added, not yet confirmed when the old daemon stopped).
+Result<void> DurableSink::adopt_legacy() {
+  auto legacy = relay_store_->legacy_seq();
+  if (!legacy) {
+    return legacy.error();
+  }
+  if (!*legacy) {
+    return {};
+  }
+  auto mark = stream_->adopt_legacy_hwm(database_id_);
+  if (!mark) {
+    return mark.error();
+  }
+  if (auto d = relay_store_->legacy_done(); !d) {
+    return d.error();
+  }
+  spdlog::info("durable sink: adopted the pre-fleet outbox (rows up to seq {}); host {}'s Redis "
+               "high-water mark is {}",
+               **legacy, settings_.fence.host_id, *mark);
+  return {};
+}
+
 DurableSink::Step DurableSink::relay_step() {
-  if (past_deadline()) {
+  if (past_deadline() || fenced()) {
     return {Next::done};
   }
   OutboxStore& pg = *relay_store_;
-  if (!pg.connected()) {
+  const bool fresh_pg = !pg.connected();
+  if (fresh_pg) {
     auto c = pg.connect();
     if (c) {
-      auto locked = pg.try_relay_lock();
-      if (!locked) {
-        c = locked.error();
-      } else if (!*locked) {
-        c = make_error(ErrorKind::server, "postgres", "another relay holds this database's outbox");
-      }
-    }
-    if (c) {
-      auto e = pg.epoch();
-      if (e) {
-        epoch_ = *e;
+      auto id = pg.database_id();
+      if (id) {
+        database_id_ = *id;
       } else {
-        c = e.error();
+        c = id.error();
       }
     }
     if (!c) {
@@ -396,13 +454,21 @@ DurableSink::Step DurableSink::relay_step() {
       return relay_fail(c.error());
     }
   }
-  if (!stream_->connected()) {
+  const bool fresh_redis = !stream_->connected();
+  if (fresh_redis) {
     if (auto c = stream_->connect(); !c) {
       mark_up(false, false);
       return relay_fail(c.error());
     }
     mark_up(false, true);
     spdlog::info("durable sink: relay connected to {}", redis_.redacted());
+  }
+  if (fresh_pg || fresh_redis) {
+    if (auto a = adopt_legacy(); !a) {
+      pg.disconnect();
+      stream_->disconnect();
+      return relay_fail(a.error());
+    }
   }
   std::uint64_t seen = 0;
   {
@@ -444,10 +510,12 @@ DurableSink::Step DurableSink::relay_step() {
     relayed.push_back({row.seq, std::move(*ev), {}});
   }
   const auto xadd_start = SteadyClock::now();
-  auto added = stream_->publish(epoch_, confirmed_, items);
+  auto added = stream_->publish(database_id_, confirmed_, items);
   if (!added) {
-    stream_->disconnect();
-    mark_up(false, false);
+    if (!is_fenced(added.error())) {
+      stream_->disconnect();
+      mark_up(false, false);
+    }
     return relay_fail(added.error());
   }
   if (added->size() != relayed.size()) {
@@ -464,8 +532,10 @@ DurableSink::Step DurableSink::relay_step() {
   const std::int64_t through = rows->back().seq;
   const auto confirm_start = SteadyClock::now();
   if (auto c = pg.confirm(relayed, through); !c) {
-    pg.disconnect();
-    mark_up(true, false);
+    if (!is_fenced(c.error())) {
+      pg.disconnect();
+      mark_up(true, false);
+    }
     return relay_fail(c.error());
   }
   spdlog::trace("durable sink: relay of {} event(s): fetch {} us, xadd {} us, confirm {} us",

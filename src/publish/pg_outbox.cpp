@@ -16,9 +16,8 @@ using pg::Query;
 
 namespace {
 
-// Advisory lock keys: arbitrary constants, the same in every build ("gxy" + a purpose).
+// Advisory lock key: an arbitrary constant, the same in every build ("gxy" + a purpose).
 constexpr std::int64_t kMigrateLock = 0x6778790001;
-constexpr std::int64_t kRelayLock = 0x6778790002;
 
 std::int64_t to_i64(std::string_view s) {
   std::int64_t v = 0;
@@ -39,8 +38,8 @@ Result<pg::Rows> PgOutbox::single(const Query& q) {
   return conn_->query(q);
 }
 
-PgOutbox::PgOutbox(pg::Target target, std::chrono::milliseconds io_timeout)
-    : target_(std::move(target)), io_timeout_(io_timeout) {}
+PgOutbox::PgOutbox(pg::Target target, std::chrono::milliseconds io_timeout, HostFence fence)
+    : target_(std::move(target)), io_timeout_(io_timeout), fence_(std::move(fence)) {}
 
 PgOutbox::~PgOutbox() = default;
 
@@ -52,13 +51,7 @@ void PgOutbox::disconnect() {
   conn_.reset();
 }
 
-Result<void> PgOutbox::connect() {
-  conn_.reset();
-  auto c = pg::Conn::open(target_, io_timeout_);
-  if (!c) {
-    return c.error();
-  }
-  auto& conn = *c;
+Result<void> apply_migrations(pg::Conn& conn) {
   const auto dl = conn.deadline();
   const auto fail = [&](const Error& e) -> Result<void> {
     if (conn.ok()) {
@@ -103,6 +96,18 @@ Result<void> PgOutbox::connect() {
   if (auto r = conn.simple("COMMIT", conn.deadline()); !r) {
     return r.error();
   }
+  return {};
+}
+
+Result<void> PgOutbox::connect() {
+  conn_.reset();
+  auto c = pg::Conn::open(target_, io_timeout_);
+  if (!c) {
+    return c.error();
+  }
+  if (auto r = apply_migrations(*c); !r) {
+    return r.error();
+  }
   conn_.emplace(std::move(*c));
   return {};
 }
@@ -121,21 +126,25 @@ Result<void> PgOutbox::commit(const Batch& batch, const std::string& writer_id) 
       {"SELECT 1 / (CASE WHEN coalesce((SELECT last_batch FROM publish_writers "
        "WHERE writer_id = $1), 0) >= $2::bigint THEN 0 ELSE 1 END)",
        {writer_id, std::to_string(batch.number)}});
-  if (!batch.events.empty()) {
+  const std::string host = fence_.host_id;
+  const std::string epoch = std::to_string(fence_.epoch);
+  if (batch.events.empty()) {
+    qs.push_back({"SELECT galaxy_take_seq($1, $2::bigint, 0)", {host, epoch}});
+  } else {
     boost::json::array rows;
     rows.reserve(batch.events.size());
     for (const auto& e : batch.events) {
       rows.push_back(boost::json::array{boost::json::string_view(e.game_id), e.occurred_at_ms,
                                         boost::json::string(contract::encode_payload(e))});
     }
-    // The counter row's lock is held to COMMIT, so seq order is commit order across writers.
+    // The host's lease row is locked to COMMIT (and the epoch checked) by galaxy_take_seq, so
+    // within a host seq order is commit order, and other hosts never wait on it.
     qs.push_back(
-        {"WITH c AS (UPDATE publish_counter SET last_seq = last_seq + $1::bigint "
-         "WHERE id = 1 RETURNING last_seq - $1::bigint AS base) "
-         "INSERT INTO health_outbox (seq, game_id, occurred_at_ms, payload) "
-         "SELECT c.base + e.ord, e.v->>0, (e.v->>1)::bigint, e.v->>2 "
-         "FROM c, json_array_elements($2::json) WITH ORDINALITY AS e(v, ord)",
-         {std::to_string(batch.events.size()), boost::json::serialize(rows)}});
+        {"WITH c AS (SELECT galaxy_take_seq($1, $2::bigint, $3::bigint) AS base) "
+         "INSERT INTO health_outbox (host_id, seq, game_id, occurred_at_ms, payload) "
+         "SELECT $1, c.base + e.ord, e.v->>0, (e.v->>1)::bigint, e.v->>2 "
+         "FROM c, json_array_elements($4::json) WITH ORDINALITY AS e(v, ord)",
+         {host, epoch, std::to_string(batch.events.size()), boost::json::serialize(rows)}});
   }
   boost::json::object upserts;
   boost::json::array deletes;
@@ -148,16 +157,16 @@ Result<void> PgOutbox::commit(const Batch& batch, const std::string& writer_id) 
   }
   if (!upserts.empty()) {
     qs.push_back(
-        {"INSERT INTO runtime_state (key, value) SELECT e.k, e.v::jsonb "
-         "FROM json_each_text($1::json) AS e(k, v) ON CONFLICT (key) DO UPDATE "
+        {"INSERT INTO runtime_state (host_id, key, value) SELECT $1, e.k, e.v::jsonb "
+         "FROM json_each_text($2::json) AS e(k, v) ON CONFLICT (host_id, key) DO UPDATE "
          "SET value = EXCLUDED.value, updated_at = now()",
-         {boost::json::serialize(upserts)}});
+         {host, boost::json::serialize(upserts)}});
   }
   if (!deletes.empty()) {
     qs.push_back(
-        {"DELETE FROM runtime_state WHERE key IN "
-         "(SELECT json_array_elements_text($1::json))",
-         {boost::json::serialize(deletes)}});
+        {"DELETE FROM runtime_state WHERE host_id = $1 AND key IN "
+         "(SELECT json_array_elements_text($2::json))",
+         {host, boost::json::serialize(deletes)}});
   }
   qs.push_back(
       {"INSERT INTO publish_writers (writer_id, last_batch) VALUES ($1, $2::bigint) "
@@ -176,7 +185,8 @@ Result<void> PgOutbox::commit(const Batch& batch, const std::string& writer_id) 
 }
 
 Result<std::vector<contract::StateRecord>> PgOutbox::load_state() {
-  auto r = single({"SELECT key, value::text FROM runtime_state ORDER BY key", {}});
+  auto r = single(
+      {"SELECT key, value::text FROM runtime_state WHERE host_id = $1 ORDER BY key", {fence_.host_id}});
   if (!r) {
     return r.error();
   }
@@ -188,15 +198,7 @@ Result<std::vector<contract::StateRecord>> PgOutbox::load_state() {
   return out;
 }
 
-Result<bool> PgOutbox::try_relay_lock() {
-  auto r = single({"SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(kRelayLock)}});
-  if (!r) {
-    return r.error();
-  }
-  return r->text(0, 0) == "t";
-}
-
-Result<std::string> PgOutbox::epoch() {
+Result<std::string> PgOutbox::database_id() {
   auto r = single({"SELECT epoch FROM publish_identity WHERE id = 1", {}});
   if (!r) {
     return r.error();
@@ -207,9 +209,33 @@ Result<std::string> PgOutbox::epoch() {
   return std::string(r->text(0, 0));
 }
 
+Result<std::optional<std::int64_t>> PgOutbox::legacy_seq() {
+  auto r = single({"SELECT legacy_seq FROM host_leases WHERE host_id = $1", {fence_.host_id}});
+  if (!r) {
+    return r.error();
+  }
+  if (r->size() != 1 || r->null(0, 0)) {
+    return std::optional<std::int64_t>{};
+  }
+  auto seq = r->integer(0, 0);
+  if (!seq) {
+    return seq.error();
+  }
+  return std::optional<std::int64_t>{*seq};
+}
+
+Result<void> PgOutbox::legacy_done() {
+  auto r = single({"UPDATE host_leases SET legacy_seq = NULL WHERE host_id = $1 AND epoch = $2",
+                   {fence_.host_id, std::to_string(fence_.epoch)}});
+  if (!r) {
+    return r.error();
+  }
+  return {};
+}
+
 Result<std::vector<OutboxRow>> PgOutbox::fetch(std::size_t limit) {
-  auto r = single(
-      {"SELECT seq, payload FROM health_outbox ORDER BY seq LIMIT $1", {std::to_string(limit)}});
+  auto r = single({"SELECT seq, payload FROM health_outbox WHERE host_id = $1 ORDER BY seq LIMIT $2",
+                   {fence_.host_id, std::to_string(limit)}});
   if (!r) {
     return r.error();
   }
@@ -244,20 +270,25 @@ Result<void> PgOutbox::confirm(const std::vector<RelayedRow>& rows, std::int64_t
         boost::json::string(contract::encode_details(e.details)),
         boost::json::string_view(row->stream_id), row->seq});
   }
+  const std::string& host = fence_.host_id;
   auto r = conn_->pipeline(std::vector<Query>{
       {"BEGIN", {}},
+      {"SELECT galaxy_fence($1, $2::bigint)", {host, std::to_string(fence_.epoch)}},
+      // A game that moved hosts: its events of different hosts are ordered by occurrence (seqs
+      // of two hosts are not comparable; a tie between hosts goes to whichever came first).
       {"INSERT INTO health_snapshots (game_id, container_id, event_type, occurred_at_ms, "
-       "details, stream_id, seq, updated_at) "
+       "details, stream_id, seq, host_id, updated_at) "
        "SELECT e.v->>0, e.v->>1, e.v->>2, (e.v->>3)::bigint, (e.v->>4)::jsonb, e.v->>5, "
-       "(e.v->>6)::bigint, now() FROM json_array_elements($1::json) AS e(v) "
+       "(e.v->>6)::bigint, $2, now() FROM json_array_elements($1::json) AS e(v) "
        "ON CONFLICT (game_id) DO UPDATE SET container_id = EXCLUDED.container_id, "
        "event_type = EXCLUDED.event_type, occurred_at_ms = EXCLUDED.occurred_at_ms, "
        "details = EXCLUDED.details, stream_id = EXCLUDED.stream_id, seq = EXCLUDED.seq, "
-       "updated_at = now() "
+       "host_id = EXCLUDED.host_id, updated_at = now() "
        "WHERE (EXCLUDED.occurred_at_ms, EXCLUDED.seq) > "
        "(health_snapshots.occurred_at_ms, health_snapshots.seq)",
-       {boost::json::serialize(snaps)}},
-      {"DELETE FROM health_outbox WHERE seq <= $1::bigint", {std::to_string(through_seq)}},
+       {boost::json::serialize(snaps), host}},
+      {"DELETE FROM health_outbox WHERE host_id = $1 AND seq <= $2::bigint",
+       {host, std::to_string(through_seq)}},
       {"COMMIT", {}}});
   if (!r) {
     return r.error();

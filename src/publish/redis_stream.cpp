@@ -2,37 +2,76 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <optional>
 
 namespace galaxy::publish {
 
-// KEYS: stream, hwm, idmp. ARGV: epoch, seq, maxlen, confirmed, field, value, ...
+// KEYS: stream, hwm, idmp. ARGV: db, lease, seq, maxlen, confirmed, field, value, ...
 // seq values travel as strings (Lua numbers would print large ones in exponent form); they are
-// compared as numbers, exact below 2^53.
+// compared as numbers, exact below 2^53. A lease epoch lower than the one that wrote last is
+// refused before anything is touched: the daemon holding it has been replaced.
 const char* const kXaddScript = R"lua(
-local epoch, seq = ARGV[1], tonumber(ARGV[2])
-local hwm = redis.call('HMGET', KEYS[2], 'epoch', 'seq')
-local last = 0
-if hwm[1] == epoch then
+local db, lease, seq = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local hwm = redis.call('HMGET', KEYS[2], 'db', 'seq', 'lease')
+local last, held = 0, 0
+if hwm[1] == db then
   last = tonumber(hwm[2]) or 0
+  held = tonumber(hwm[3]) or 0
 elseif hwm[1] then
   redis.call('DEL', KEYS[3])
 end
+if lease < held then
+  return redis.error_reply('FENCED lease epoch ' .. ARGV[2] .. ' is older than ' .. hwm[3])
+end
 if seq <= last then
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[2], ARGV[2])
+  if lease > held then redis.call('HSET', KEYS[2], 'lease', ARGV[2]) end
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], ARGV[3])
   return {0, ids[1] or ''}
 end
-local cmd = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*'}
-for i = 5, #ARGV do cmd[#cmd + 1] = ARGV[i] end
+local cmd = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*'}
+for i = 6, #ARGV do cmd[#cmd + 1] = ARGV[i] end
 local id = redis.call(unpack(cmd))
-redis.call('HSET', KEYS[2], 'epoch', epoch, 'seq', ARGV[2], 'id', id)
-redis.call('ZADD', KEYS[3], ARGV[2], id)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4])
+redis.call('HSET', KEYS[2], 'db', db, 'seq', ARGV[3], 'lease', ARGV[2], 'id', id)
+redis.call('ZADD', KEYS[3], ARGV[3], id)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[5])
 return {1, id}
 )lua";
 
-RedisStream::RedisStream(RedisEndpoint endpoint, StreamSettings settings)
-    : endpoint_(std::move(endpoint)), settings_(std::move(settings)) {}
+// KEYS: hwm. ARGV: db, seq. Raises the host's mark to seq unless it is there already.
+const char* const kAdoptScript = R"lua(
+local hwm = redis.call('HMGET', KEYS[1], 'db', 'seq')
+if hwm[1] == ARGV[1] and (tonumber(hwm[2]) or 0) >= tonumber(ARGV[2]) then
+  return hwm[2]
+end
+if hwm[1] ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'db', ARGV[1], 'lease', '0')
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[2])
+return ARGV[2]
+)lua";
+
+namespace {
+std::optional<std::int64_t> to_seq(std::string_view text) {
+  std::int64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return v;
+}
+}  // namespace
+
+RedisStream::RedisStream(RedisEndpoint endpoint, StreamSettings settings, HostFence fence)
+    : endpoint_(std::move(endpoint)), settings_(std::move(settings)), fence_(std::move(fence)) {}
+
+std::string RedisStream::hwm_key() const {
+  return "{" + settings_.stream + "}:hwm:" + fence_.host_id;
+}
+
+std::string RedisStream::idmp_key() const {
+  return "{" + settings_.stream + "}:idmp:" + fence_.host_id;
+}
 
 RedisStream::~RedisStream() = default;
 
@@ -66,14 +105,42 @@ Result<void> RedisStream::load_script() {
   return {};
 }
 
-Result<std::vector<XaddResult>> RedisStream::publish(const std::string& epoch,
+Result<std::int64_t> RedisStream::adopt_legacy_hwm(const std::string& database_id) {
+  if (!connected()) {
+    return make_error(ErrorKind::closed, "redis", "not connected to " + endpoint_.redacted());
+  }
+  // The release before the fleet kept one mark for the database under `<stream>:hwm`. Read apart
+  // from the script: in a Redis Cluster that key is in another slot than the host's.
+  auto old = conn_->command({"HMGET", settings_.stream + ":hwm", "epoch", "seq"});
+  if (!old) {
+    return old.error();
+  }
+  const auto parts = redis::elements(old->get());
+  std::int64_t seq = 0;
+  if (parts.size() == 2 && redis::is_string(parts[0]) && redis::text(parts[0]) == database_id &&
+      redis::is_string(parts[1])) {
+    seq = to_seq(redis::text(parts[1])).value_or(0);
+  }
+  auto r = conn_->command({"EVAL", kAdoptScript, "1", hwm_key(), database_id, std::to_string(seq)});
+  if (!r) {
+    return r.error();
+  }
+  const auto mark = redis::is_string(r->get()) ? to_seq(redis::text(r->get())) : std::nullopt;
+  if (!mark) {
+    return redis::server_error(fmt::format("EVAL (adopt) at {}", conn_->endpoint()), r->get());
+  }
+  return *mark;
+}
+
+Result<std::vector<XaddResult>> RedisStream::publish(const std::string& database_id,
                                                      std::int64_t confirmed,
                                                      const std::vector<XaddItem>& items) {
   if (!connected()) {
     return make_error(ErrorKind::closed, "redis", "not connected to " + endpoint_.redacted());
   }
-  const std::string hwm = settings_.stream + ":hwm";
-  const std::string idmp = settings_.stream + ":idmp";
+  const std::string hwm = hwm_key();
+  const std::string idmp = idmp_key();
+  const std::string lease = std::to_string(fence_.epoch);
   const std::string maxlen = std::to_string(settings_.maxlen);
   const std::string confirmed_s = std::to_string(confirmed);
   std::vector<std::string> seqs;
@@ -86,9 +153,9 @@ Result<std::vector<XaddResult>> RedisStream::publish(const std::string& epoch,
     commands.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
       redis::Argv& argv = commands.emplace_back();
-      argv.reserve(10 + 2 * items[i].fields.size());
-      argv.insert(argv.end(), {"EVALSHA", sha_, "3", settings_.stream, hwm, idmp, epoch, seqs[i],
-                               maxlen, confirmed_s});
+      argv.reserve(11 + 2 * items[i].fields.size());
+      argv.insert(argv.end(), {"EVALSHA", sha_, "3", settings_.stream, hwm, idmp, database_id,
+                               lease, seqs[i], maxlen, confirmed_s});
       for (const auto& f : items[i].fields) {
         argv.push_back(f.name);
         argv.push_back(f.value);

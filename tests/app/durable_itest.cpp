@@ -33,17 +33,25 @@ class DurableTest : public DaemonTest {
     db_url_ = ts::with_database(pg_url, db_);
     sql(admin_url_, "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
     sql(admin_url_, "CREATE DATABASE " + db_);
-    redis({"DEL", stream_, stream_ + ":hwm", stream_ + ":idmp"});
+    drop_stream();
   }
   void TearDown() override {
     DaemonTest::TearDown();
     sql(admin_url_, "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
-    redis({"DEL", stream_, stream_ + ":hwm", stream_ + ":idmp"});
+    drop_stream();
+  }
+  // The stream and its per-host side keys ({stream}:hwm:<host>, {stream}:idmp:<host>).
+  void drop_stream() {
+    redis({"EVAL",
+           "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end "
+           "return redis.call('DEL', ARGV[2])",
+           "0", "{" + stream_ + "}:*", stream_});
   }
 
   std::vector<std::string> sink_args() override {
     return {"--sink",         "durable", "--redis-url", ts::require_env("GALAXY_REDIS_URL"),
-            "--postgres-url", db_url_,   "--stream",    stream_};
+            "--postgres-url", db_url_,   "--stream",    stream_,
+            "--host-id",      host_id()};
   }
 
   void services(const std::string& verb, const std::string& which) {
@@ -100,6 +108,7 @@ class DurableTest : public DaemonTest {
   std::string services_state_;
   std::string redis_url_;
   std::string stream_;
+  static std::string host_id() { return "itest-host-" + std::to_string(::getpid()); }
   std::string db_;
   std::string admin_url_;
   std::string db_url_;

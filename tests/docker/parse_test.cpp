@@ -298,5 +298,21 @@ TEST(NegotiateApiVersion, LowerOfBothAboveTheMinimum) {
   EXPECT_FALSE(negotiate_api_version("1.41.2"));
 }
 
+TEST(ParseInfo, KeepsIdNameAndVersion) {
+  auto info = parse_info(R"({"ID":"ABCD:EFGH","Name":"host-a","ServerVersion":"20.10.24",
+                             "Containers":3})");
+  ASSERT_TRUE(info) << info.error().message();
+  EXPECT_EQ(info->id, "ABCD:EFGH");
+  EXPECT_EQ(info->name, "host-a");
+  EXPECT_EQ(info->server_version, "20.10.24");
+}
+
+TEST(ParseInfo, AMissingIdNamesTheMember) {
+  auto info = parse_info(R"({"Name":"host-a"})");
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().path, "/ID");
+  EXPECT_FALSE(parse_info("[]"));
+}
+
 }  // namespace
 }  // namespace galaxy::docker

@@ -27,7 +27,8 @@ TEST(PostgresTarget, UriGetsDeadlinesAndKeepsPasswordOutOfDescribe) {
   EXPECT_EQ(param(*t, "dbname"), "health");
   EXPECT_EQ(param(*t, "connect_timeout"), "3");
   EXPECT_EQ(param(*t, "options"),
-            "-c client_connection_check_interval=1000 -c statement_timeout=2500");
+            "-c client_connection_check_interval=1000 -c statement_timeout=2500 "
+            "-c idle_in_transaction_session_timeout=5000");
   EXPECT_EQ(t->connect_timeout, std::chrono::seconds(3));
   EXPECT_EQ(param(*t, "application_name"), "app");
   EXPECT_EQ(t->password, "hunter2");
@@ -39,7 +40,8 @@ TEST(PostgresTarget, ConninfoKeepsOperatorChoices) {
   ASSERT_TRUE(t) << t.error().message();
   EXPECT_EQ(param(*t, "connect_timeout"), "9");
   EXPECT_EQ(param(*t, "options"),
-            "-c statement_timeout=1 -c client_connection_check_interval=1000");
+            "-c statement_timeout=1 -c client_connection_check_interval=1000 "
+            "-c idle_in_transaction_session_timeout=5000");
   EXPECT_EQ(t->connect_timeout, std::chrono::seconds(9));
   EXPECT_EQ(t->password, "");
 }

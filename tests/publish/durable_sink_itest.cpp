@@ -20,6 +20,7 @@
 
 #include "galaxy/contract/codec.hpp"
 #include "galaxy/publish/durable_sink.hpp"
+#include "galaxy/publish/host_lease.hpp"
 #include "galaxy/publish/pg_outbox.hpp"
 #include "galaxy/publish/redis_stream.hpp"
 #include "galaxy/redis/connection.hpp"
@@ -102,13 +103,26 @@ class RedisClient {
   redis::Connection c_;
 };
 
+// The host every sink of these tests writes as, and its lease: a sink writes nothing unless its
+// fence is the host's current lease.
+const std::string kHost = "itest-host";
+
+HostFence lease_for(const std::string& pg_url) {
+  auto a = take_lease(pg::parse_target(pg_url).value(),
+                      HostIdentity{kHost, "itest-daemon", "itest", "test"}, std::chrono::hours(1));
+  if (!a) {
+    throw std::runtime_error("taking the test host's lease: " + a.error().message());
+  }
+  return {kHost, a->epoch};
+}
+
 // A unique stream key on the shared Redis, deleted (with its dedupe keys) at the end.
 struct FreshStream {
   std::string url = require_env("GALAXY_REDIS_URL");
   std::string key = unique_name("test:publish:") + ":health_events";
   ~FreshStream() {
     try {
-      RedisClient(url).cmd({"DEL", key, key + ":hwm", key + ":idmp"});
+      RedisClient(url).cmd({"DEL", key, "{" + key + "}:hwm:" + kHost, "{" + key + "}:idmp:" + kHost});
     } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): best-effort cleanup
     }
   }
@@ -293,6 +307,7 @@ struct Emitter {
 DurableSinkSettings settings_for(const std::string& redis_url, const std::string& pg_url,
                                  const std::string& stream) {
   DurableSinkSettings s;
+  s.fence = lease_for(pg_url);
   s.redis_url = redis_url;
   s.postgres_url = pg_url;
   s.stream = stream;
@@ -424,7 +439,8 @@ TEST(DurableSinkIT, ReplayedRelayStepAndRecommittedBatchAddNothing) {
   FreshDb db;
   FreshStream stream;
   RedisClient redis(stream.url);
-  PgOutbox pg(pg::parse_target(db.url).value(), 10s);
+  const HostFence fence = lease_for(db.url);
+  PgOutbox pg(pg::parse_target(db.url).value(), 10s, fence);
   ASSERT_TRUE(pg.connect());
   Batch batch;
   batch.number = 1;
@@ -446,9 +462,9 @@ TEST(DurableSinkIT, ReplayedRelayStepAndRecommittedBatchAddNothing) {
   for (const auto& r : *rows) {
     items.push_back({r.seq, contract::encode_entry(contract::decode_payload(r.payload).value())});
   }
-  RedisStream rs(parse_redis_url(stream.url).value(), StreamSettings{stream.key});
+  RedisStream rs(parse_redis_url(stream.url).value(), StreamSettings{stream.key}, fence);
   ASSERT_TRUE(rs.connect());
-  const std::string epoch = pg.epoch().value();
+  const std::string epoch = pg.database_id().value();
   auto first = rs.publish(epoch, 0, items);
   ASSERT_TRUE(first) << first.error().message();
   // The reply was lost: the relay runs the same step again.
@@ -481,12 +497,13 @@ TEST(DurableSinkIT, RecommitOnAFreshConnectionAbortsThenTheNextBatchCommits) {
   for (int i = 0; i < 4; ++i) {
     batch.events.push_back({"game-" + std::to_string(i), "c", i, details_for(i)});
   }
+  const HostFence fence = lease_for(db.url);
   {
-    PgOutbox first(pg::parse_target(db.url).value(), 10s);
+    PgOutbox first(pg::parse_target(db.url).value(), 10s, fence);
     ASSERT_TRUE(first.connect());
     ASSERT_TRUE(first.commit(batch, "writer-a"));
   }
-  PgOutbox pg(pg::parse_target(db.url).value(), 10s);
+  PgOutbox pg(pg::parse_target(db.url).value(), 10s, fence);
   ASSERT_TRUE(pg.connect());
   auto again = pg.commit(batch, "writer-a");
   ASSERT_TRUE(again) << again.error().message();
@@ -577,7 +594,9 @@ TEST(DurableSinkIT, PostgresDownAtStartOverflowsThenRecoversAndAsksForResync) {
   FreshStream stream;
   RedisClient redis(stream.url);
   const std::string secret = "pg-secret-9876";
+  pg.start();  // only to take the lease before the test proper
   auto settings = settings_for(stream.url, pg.url(secret), stream.key);
+  pg.crash();
   settings.queue_capacity = 60;
   std::atomic<int> resync_calls{0};
   settings.on_resync_needed = [&] { ++resync_calls; };

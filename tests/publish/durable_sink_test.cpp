@@ -52,7 +52,10 @@ struct FakeDb {
   bool lose_next_commit_reply = false;
   std::deque<Error> fetch_failures;
   std::deque<Error> confirm_failures;
-  bool lock_held_elsewhere = false;
+  // The host's current lease epoch (host_leases): a write at a lower one is refused (GXL01).
+  std::int64_t lease_epoch = 1;
+  // host_leases.legacy_seq: adopted pre-fleet rows whose Redis mark is not carried over yet.
+  std::optional<std::int64_t> legacy_seq;
 
   std::map<std::string, std::uint64_t> last_batch;  // publish_writers
   std::vector<OutboxRow> outbox;
@@ -62,12 +65,17 @@ struct FakeDb {
   std::vector<Event> committed;  // every event ever stored, in commit order
   int connects = 0;
   int disconnects = 0;
-  bool relay_locked = false;
 };
+
+Error fenced_pg(std::int64_t epoch) {
+  return make_error(ErrorKind::server, "postgres",
+                    "host h lease epoch " + std::to_string(epoch) + " is not current",
+                    std::string(kFencedPgCode));
+}
 
 class FakeOutbox final : public OutboxStore {
  public:
-  explicit FakeOutbox(FakeDb& db) : db_(db) {}
+  FakeOutbox(FakeDb& db, HostFence fence) : db_(db), fence_(std::move(fence)) {}
   Result<void> connect() override {
     ++db_.connects;
     if (!db_.connect_failures.empty()) {
@@ -89,6 +97,9 @@ class FakeOutbox final : public OutboxStore {
       auto e = db_.commit_failures.front();
       db_.commit_failures.pop_front();
       return e;
+    }
+    if (fence_.epoch != db_.lease_epoch) {
+      return fenced_pg(fence_.epoch);
     }
     // The guard of PgOutbox::commit: a batch this writer committed already is not stored again.
     if (db_.last_batch[writer_id] >= batch.number) {
@@ -119,14 +130,12 @@ class FakeOutbox final : public OutboxStore {
     }
     return out;
   }
-  Result<bool> try_relay_lock() override {
-    if (db_.lock_held_elsewhere) {
-      return false;
-    }
-    db_.relay_locked = true;
-    return true;
+  Result<std::string> database_id() override { return std::string("db-1"); }
+  Result<std::optional<std::int64_t>> legacy_seq() override { return db_.legacy_seq; }
+  Result<void> legacy_done() override {
+    db_.legacy_seq.reset();
+    return {};
   }
-  Result<std::string> epoch() override { return std::string("epoch-1"); }
   Result<std::vector<OutboxRow>> fetch(std::size_t limit) override {
     if (!db_.fetch_failures.empty()) {
       auto e = db_.fetch_failures.front();
@@ -143,6 +152,9 @@ class FakeOutbox final : public OutboxStore {
       db_.confirm_failures.pop_front();
       return e;
     }
+    if (fence_.epoch != db_.lease_epoch) {
+      return fenced_pg(fence_.epoch);
+    }
     for (const auto& r : rows) {
       db_.snapshots[r.event.game_id] = r;
     }
@@ -152,6 +164,7 @@ class FakeOutbox final : public OutboxStore {
 
  private:
   FakeDb& db_;
+  HostFence fence_;
   bool connected_ = false;
 };
 
@@ -163,13 +176,15 @@ struct FakeRedis {
   bool lose_next_publish_reply = false;                       // added, then the connection drops
   std::vector<std::pair<std::string, std::int64_t>> entries;  // id, seq
   std::int64_t hwm = 0;
+  std::int64_t lease = 0;       // the highest lease epoch that wrote
+  std::int64_t legacy_hwm = 0;  // the pre-fleet, database-wide mark
   std::vector<std::int64_t> confirmed_seen;
   int disconnects = 0;
 };
 
 class FakeStream final : public StreamAppender {
  public:
-  explicit FakeStream(FakeRedis& r) : r_(r) {}
+  FakeStream(FakeRedis& r, HostFence fence) : r_(r), fence_(std::move(fence)) {}
   Result<void> connect() override {
     if (!r_.connect_failures.empty()) {
       auto e = r_.connect_failures.front();
@@ -184,7 +199,8 @@ class FakeStream final : public StreamAppender {
     ++r_.disconnects;
     connected_ = false;
   }
-  Result<std::vector<XaddResult>> publish(const std::string& /*epoch*/, std::int64_t confirmed,
+  Result<std::vector<XaddResult>> publish(const std::string& /*database_id*/,
+                                          std::int64_t confirmed,
                                           const std::vector<XaddItem>& items) override {
     EXPECT_TRUE(connected_);
     if (!r_.publish_failures.empty()) {
@@ -192,6 +208,11 @@ class FakeStream final : public StreamAppender {
       r_.publish_failures.pop_front();
       return e;
     }
+    if (fence_.epoch < r_.lease) {
+      return make_error(ErrorKind::server, "redis", "FENCED lease epoch is older",
+                        std::string(kFencedRedisCode));
+    }
+    r_.lease = fence_.epoch;
     r_.confirmed_seen.push_back(confirmed);
     std::vector<XaddResult> out;
     for (const auto& item : items) {
@@ -210,9 +231,14 @@ class FakeStream final : public StreamAppender {
     }
     return out;
   }
+  Result<std::int64_t> adopt_legacy_hwm(const std::string& /*database_id*/) override {
+    r_.hwm = std::max(r_.hwm, r_.legacy_hwm);
+    return r_.hwm;
+  }
 
  private:
   FakeRedis& r_;
+  HostFence fence_;
   bool connected_ = false;
 };
 
@@ -224,9 +250,13 @@ class DurableSinkTest : public ::testing::Test {
     s.backoff_min = 100ms;
     s.backoff_max = 1'000ms;
     s.on_resync_needed = [this] { ++resyncs_; };
+    s.on_fenced = [this](std::int64_t epoch) { fenced_.push_back(epoch); };
+    if (s.fence.host_id.empty()) {
+      s.fence = {"h", 1};
+    }
     DurableBackends b;
-    b.outbox = [this] { return std::make_unique<FakeOutbox>(db_); };
-    b.stream = [this] { return std::make_unique<FakeStream>(redis_); };
+    b.outbox = [this](const HostFence& f) { return std::make_unique<FakeOutbox>(db_, f); };
+    b.stream = [this](const HostFence& f) { return std::make_unique<FakeStream>(redis_, f); };
     b.clock = &clock_;
     b.random = [] { return 1.0; };  // the top of each jitter range: delays are exact
     return std::make_unique<DurableSink>(std::move(s), std::move(b));
@@ -236,6 +266,7 @@ class DurableSinkTest : public ::testing::Test {
   FakeRedis redis_;
   ManualClock clock_;
   int resyncs_ = 0;
+  std::vector<std::int64_t> fenced_;
 };
 
 TEST_F(DurableSinkTest, WriterWithNothingQueuedWaitsForWork) {
@@ -371,7 +402,6 @@ TEST_F(DurableSinkTest, RelayPublishesInSeqOrderThenConfirmsThroughTheLastRow) {
   EXPECT_TRUE(db_.outbox.empty()) << "confirmed rows leave the outbox";
   ASSERT_EQ(db_.snapshots.size(), 2U);
   EXPECT_EQ(db_.snapshots.at("a").stream_id, "1-0");
-  EXPECT_TRUE(db_.relay_locked);
   EXPECT_EQ(sink->relay_step().next, Next::wait_work);
 
   sink->apply(one(3, "a"));
@@ -406,19 +436,70 @@ TEST_F(DurableSinkTest, ALostPublishReplyIsResentAndCountedAsReplaysNotAddedTwic
   EXPECT_EQ(st.relay_errors, 1U);
 }
 
-TEST_F(DurableSinkTest, ARelayWithoutTheLockBacksOffAndTouchesNothing) {
+TEST_F(DurableSinkTest, AFencedCommitStopsTheWriterDropsWhatItHoldsAndTellsTheDaemonOnce) {
   auto sink = make();
   sink->apply(one(1));
   ASSERT_EQ(sink->writer_step().next, Next::again);
-  db_.lock_held_elsewhere = true;
-  auto s = sink->relay_step();
-  EXPECT_EQ(s.next, Next::backoff);
+  db_.lease_epoch = 2;  // a standby took the lease
+  sink->apply(one(2));
+  sink->apply(one(3));
+  EXPECT_EQ(sink->writer_step().next, Next::again);
+  EXPECT_EQ(fenced_, std::vector<std::int64_t>{1});
+  EXPECT_TRUE(sink->stats().fenced);
+  EXPECT_EQ(sink->writer_step().next, Next::done) << "no retry: the refusal is final";
+  EXPECT_EQ(db_.committed.size(), 1U) << "nothing written after the takeover";
+  EXPECT_EQ(sink->stats().dropped_events, 2U);
+  sink->apply(one(4));
+  EXPECT_EQ(sink->stats().dropped_events, 3U) << "a fenced sink takes nothing more";
+  EXPECT_EQ(sink->relay_step().next, Next::done);
   EXPECT_TRUE(redis_.entries.empty());
-  EXPECT_NE(sink->stats().last_error.find("another relay"), std::string::npos)
-      << sink->stats().last_error;
-  db_.lock_held_elsewhere = false;
+  EXPECT_EQ(fenced_.size(), 1U);
+}
+
+TEST_F(DurableSinkTest, AFencedRelayAddsNothingAndConfirmsNothing) {
+  auto sink = make();
+  sink->apply(one(1));
+  ASSERT_EQ(sink->writer_step().next, Next::again);
+  redis_.lease = 2;  // the new active daemon's relay wrote at epoch 2 already
+  EXPECT_EQ(sink->relay_step().next, Next::done);
+  EXPECT_TRUE(redis_.entries.empty());
+  EXPECT_EQ(db_.outbox.size(), 1U) << "left for the lease holder to relay";
+  EXPECT_EQ(fenced_, std::vector<std::int64_t>{1});
+}
+
+TEST_F(DurableSinkTest, AFencedConfirmLeavesTheRowsForTheLeaseHolder) {
+  auto sink = make();
+  sink->apply(one(1));
+  ASSERT_EQ(sink->writer_step().next, Next::again);
+  db_.lease_epoch = 2;
+  EXPECT_EQ(sink->relay_step().next, Next::done);
+  EXPECT_EQ(db_.outbox.size(), 1U);
+  EXPECT_TRUE(db_.snapshots.empty());
+  EXPECT_EQ(fenced_, std::vector<std::int64_t>{1});
+  // The new holder's relay republishes the same seq: the stream's mark makes it a replay.
+  DurableSinkSettings later;
+  later.fence = {"h", 2};
+  auto next = make(later);
+  EXPECT_EQ(next->relay_step().next, Next::again);
+  EXPECT_EQ(redis_.entries.size(), 1U) << "added once, by whichever relay came first";
+  EXPECT_TRUE(db_.outbox.empty());
+}
+
+TEST_F(DurableSinkTest, AdoptedPreFleetRowsAreNotAddedAgainAboveTheOldMark) {
+  // Rows 1 and 2 were in the stream before the upgrade (the old relay died before confirming).
+  db_.outbox.push_back({1, contract::encode_payload(one(1).events[0])});
+  db_.outbox.push_back({2, contract::encode_payload(one(2).events[0])});
+  db_.outbox.push_back({3, contract::encode_payload(one(3).events[0])});
+  db_.last_seq = 3;
+  db_.legacy_seq = 3;
+  redis_.legacy_hwm = 2;
+  auto sink = make();
   EXPECT_EQ(sink->relay_step().next, Next::again);
-  EXPECT_EQ(redis_.entries.size(), 1U);
+  ASSERT_EQ(redis_.entries.size(), 1U) << "only seq 3 is new";
+  EXPECT_EQ(redis_.entries[0].second, 3);
+  EXPECT_FALSE(db_.legacy_seq) << "carried over once";
+  EXPECT_TRUE(db_.outbox.empty());
+  EXPECT_EQ(sink->stats().replays_skipped, 2U);
 }
 
 TEST_F(DurableSinkTest, AFailedConfirmRepublishesAsReplaysAndConfirmsLater) {

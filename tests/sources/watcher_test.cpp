@@ -28,6 +28,9 @@ class FakeDocker final : public docker::DockerApi {
   int pings = 0;
   std::optional<Error> ping_error;  // the next pings fail with this, when set
 
+  asio::awaitable<Result<docker::DockerInfo>> info() override {
+    co_return docker::DockerInfo{"fake-docker-id", "fake-host", "0"};
+  }
   asio::awaitable<Result<void>> ping() override {
     ++pings;
     if (ping_error) {

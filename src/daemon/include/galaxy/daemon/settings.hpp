@@ -12,6 +12,7 @@
 #include "galaxy/docker/client.hpp"
 #include "galaxy/probe/scheduler.hpp"
 #include "galaxy/publish/durable_sink.hpp"
+#include "galaxy/publish/host_lease.hpp"
 #include "galaxy/sources/watcher.hpp"
 
 namespace galaxy::daemon {
@@ -28,6 +29,10 @@ struct DaemonSettings {
   // listen "" turns the admin listener off.
   admin::AdminSettings admin;
   std::string state_dir = "/var/lib/galaxy-runtime-manager";
+  // The host this daemon serves; "" takes (or makes) STATE_DIR/host-id. Standbys of one host are
+  // given the same one explicitly.
+  std::string host_id;
+  publish::HostLeaseSettings lease;
   std::chrono::milliseconds shutdown_timeout{5'000};
   std::string log_level = "info";
   LogFormat log_format = LogFormat::automatic;

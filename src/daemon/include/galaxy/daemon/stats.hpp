@@ -20,6 +20,16 @@ struct StdoutSinkStats {
   std::uint64_t dropped = 0;
 };
 
+// The host's lease (durable sink only: the stdout sink has no database to hold one in).
+struct LeaseStats {
+  bool enabled = false;
+  bool active = false;
+  std::int64_t epoch = 0;
+  std::uint64_t takeovers = 0;   // times this daemon took the lease
+  std::uint64_t step_downs = 0;  // times it lost it (renewal refused, or a write fenced)
+  std::string host_id;
+};
+
 struct DaemonStats {
   sources::WatcherStats watcher;
   std::size_t watched = 0;
@@ -30,6 +40,7 @@ struct DaemonStats {
   std::optional<publish::DurableSinkStats> durable;
   std::size_t queue_capacity = 0;
   std::optional<StdoutSinkStats> stdout_sink;
+  LeaseStats lease;
   // Events the sources emitted (handed to the sink), by contract::EventType.
   std::array<std::uint64_t, contract::kEventTypeCount> emitted{};
 };

@@ -56,6 +56,9 @@ class DockerApi {
   // GET /_ping, (re)negotiating the API version: the liveness check of a watchdog.
   virtual boost::asio::awaitable<Result<void>> ping() = 0;
 
+  // GET /info: the daemon's ID, name and version.
+  virtual boost::asio::awaitable<Result<DockerInfo>> info() = 0;
+
   // GET /containers/json?all=true with a label filter ("key" or "key=value").
   virtual boost::asio::awaitable<Result<std::vector<ContainerSummary>>> list_containers(
       std::string label) = 0;

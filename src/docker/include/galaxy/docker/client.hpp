@@ -58,6 +58,7 @@ class DockerClient final : public DockerApi {
   DockerClient(boost::asio::any_io_executor executor, DockerClientSettings settings);
 
   boost::asio::awaitable<Result<void>> ping() override;
+  boost::asio::awaitable<Result<DockerInfo>> info() override;
   boost::asio::awaitable<Result<std::vector<ContainerSummary>>> list_containers(
       std::string label) override;
   boost::asio::awaitable<InspectOutcome> inspect(std::string id) override;

@@ -27,6 +27,9 @@ Result<ContainerInspect> parse_inspect(std::string_view json);
 // The body of GET /containers/json.
 Result<std::vector<ContainerSummary>> parse_container_list(std::string_view json);
 
+// The body of GET /info (ID, Name and ServerVersion; the rest is ignored).
+Result<DockerInfo> parse_info(std::string_view json);
+
 // RFC 3339 with optional fraction (Docker's RFC3339Nano) to epoch milliseconds (truncated);
 // Docker's zero time "0001-01-01T00:00:00Z" (any instant before 1970 really) gives nullopt.
 Result<std::optional<std::int64_t>> parse_docker_time_ms(std::string_view text);

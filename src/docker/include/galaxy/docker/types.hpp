@@ -53,6 +53,15 @@ struct ContainerSummary {
   bool operator==(const ContainerSummary&) const = default;
 };
 
+// What GET /info tells about the daemon itself. ID is Docker's own ("format not stable"): it is
+// recorded beside our host id, never used as one.
+struct DockerInfo {
+  std::string id;
+  std::string name;  // the daemon host's hostname
+  std::string server_version;
+  bool operator==(const DockerInfo&) const = default;
+};
+
 // Docker answered 404 for the container: it does not exist (any more).
 struct NotFound {
   bool operator==(const NotFound&) const = default;

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "galaxy/common/result.hpp"
@@ -21,6 +23,22 @@ class Clock;
 }
 
 namespace galaxy::publish {
+
+// Whose rows a store or an appender handles, and under which lease of that host. Every write
+// carries it; PostgreSQL (galaxy_fence) and the Redis script refuse an epoch older than the
+// host's current one, so a daemon that lost its lease (frozen, partitioned) writes nothing.
+struct HostFence {
+  std::string host_id;
+  std::int64_t epoch = 0;
+};
+
+// A write refused because the lease epoch it carried is no longer the host's (PostgreSQL's
+// SQLSTATE GXL01, the Redis script's FENCED): the daemon must step down, not retry.
+inline constexpr std::string_view kFencedPgCode = "GXL01";
+inline constexpr std::string_view kFencedRedisCode = "FENCED";
+inline bool is_fenced(const Error& e) {
+  return e.kind == ErrorKind::server && (e.code == kFencedPgCode || e.code == kFencedRedisCode);
+}
 
 struct OutboxRow {
   std::int64_t seq = 0;
@@ -45,7 +63,8 @@ struct XaddResult {
   bool added = false;  // false: a replay, nothing was added
 };
 
-// One connection's worth of the outbox. Not thread-safe: each thread owns one.
+// One connection's worth of one host's outbox (the host of its HostFence). Not thread-safe: each
+// thread owns one.
 class OutboxStore {
  public:
   OutboxStore() = default;
@@ -59,17 +78,23 @@ class OutboxStore {
   virtual void disconnect() = 0;
 
   // Writer: the batch's events into the outbox and its state records, in one transaction. A
-  // batch this writer_id committed already (its COMMIT reply was lost) is not stored twice.
+  // batch this writer_id committed already (its COMMIT reply was lost) is not stored twice. A
+  // fenced epoch fails with is_fenced().
   virtual Result<void> commit(const Batch& batch, const std::string& writer_id) = 0;
+  // The host's state records.
   virtual Result<std::vector<contract::StateRecord>> load_state() = 0;
 
-  // Relay: one relay per database (false = another holds the lock); the database's epoch; the
-  // oldest rows; and, in one transaction, the snapshots of the rows relayed and the deletion of
-  // every row up to through_seq.
-  virtual Result<bool> try_relay_lock() = 0;
-  virtual Result<std::string> epoch() = 0;
+  // Relay: the database's identity (a recreated database starts seq again at 1); the host's
+  // oldest rows; and, in one transaction (fenced), the snapshots of the rows relayed and the
+  // deletion of every row up to through_seq.
+  virtual Result<std::string> database_id() = 0;
   virtual Result<std::vector<OutboxRow>> fetch(std::size_t limit) = 0;
   virtual Result<void> confirm(const std::vector<RelayedRow>& rows, std::int64_t through_seq) = 0;
+  // Upgrade: the highest seq of rows written before the fleet release that this host adopted,
+  // while their Redis high-water mark has not been carried over yet (nullopt: nothing to do);
+  // legacy_done() records that it has been.
+  virtual Result<std::optional<std::int64_t>> legacy_seq() = 0;
+  virtual Result<void> legacy_done() = 0;
 };
 
 // Idempotent appends to the stream. Not thread-safe: the relay owns it.
@@ -83,18 +108,25 @@ class StreamAppender {
   virtual Result<void> connect() = 0;
   virtual bool connected() const = 0;
   virtual void disconnect() = 0;
-  // Adds the items in order; a seq at or below the stream's high-water mark for this epoch is a
-  // replay and is not added again. `confirmed` is the highest seq PostgreSQL has confirmed.
-  virtual Result<std::vector<XaddResult>> publish(const std::string& epoch, std::int64_t confirmed,
+  // Adds the items in order; a seq at or below the host's high-water mark for this database is a
+  // replay and is not added again. `confirmed` is the highest seq PostgreSQL has confirmed. A
+  // fenced epoch fails with is_fenced() and adds nothing.
+  virtual Result<std::vector<XaddResult>> publish(const std::string& database_id,
+                                                  std::int64_t confirmed,
                                                   const std::vector<XaddItem>& items) = 0;
+  // Upgrade: raises the host's high-water mark to the pre-fleet one (one for the whole database,
+  // under the old key names) when that one belongs to this database, so no adopted row is added
+  // twice. Returns the mark now in force for the host.
+  virtual Result<std::int64_t> adopt_legacy_hwm(const std::string& database_id) = 0;
 };
 
 // What a DurableSink is built on. The defaults (DurableSink(settings)) are PgOutbox, RedisStream
 // and the system clock.
 struct DurableBackends {
-  // Called once for the writer, once for the relay and once per load_state().
-  std::function<std::unique_ptr<OutboxStore>()> outbox;
-  std::function<std::unique_ptr<StreamAppender>()> stream;
+  // Called once for the writer, once for the relay and once per load_state(), with the sink's
+  // fence.
+  std::function<std::unique_ptr<OutboxStore>(const HostFence&)> outbox;
+  std::function<std::unique_ptr<StreamAppender>(const HostFence&)> stream;
   // Steady time for the stop deadline and the backoff waits. Must outlive the sink.
   const Clock* clock = nullptr;
   // [0, 1) for the backoff's jitter; empty: seeded from the system.

@@ -56,6 +56,13 @@ struct DurableSinkSettings {
   // Called (on the writer thread) when an overflow episode has ended and the daemon must reload
   // its state and resync; the daemon posts to its loop from here.
   std::function<void()> on_resync_needed;
+  // The host whose events these are and the lease epoch its daemon holds (the daemon sets it
+  // when it takes the lease; a sink lives for one lease). Every write carries it.
+  HostFence fence;
+  // Called once (on the writer's or the relay's thread) when PostgreSQL or Redis refused a write
+  // at fence.epoch: another daemon holds the host's lease. From then on the sink writes nothing
+  // and drops what it is given; the daemon steps down.
+  std::function<void(std::int64_t epoch)> on_fenced;
 };
 
 struct DurableSinkStats {
@@ -70,6 +77,7 @@ struct DurableSinkStats {
   std::uint64_t writer_errors = 0;
   std::uint64_t relay_errors = 0;
   bool overflowed = false;
+  bool fenced = false;  // a write was refused: the lease is another daemon's
   // Whether the last call to each answered (false until the first does).
   bool postgres_up = false;
   bool redis_up = false;
@@ -140,6 +148,11 @@ class DurableSink final : public contract::TransitionSink {
   std::chrono::steady_clock::time_point now() const;
   bool past_deadline() const;
   Step relay_fail(const Error& e);
+  // A write was refused at our epoch: stop writing, drop what is held, tell the daemon (once).
+  void fence_off(const Error& e);
+  bool fenced() const { return fenced_.load(); }
+  // Upgrade: carries the pre-fleet Redis high-water mark over to this host's, once.
+  Result<void> adopt_legacy();
 
   DurableSinkSettings settings_;
   RedisEndpoint redis_;
@@ -159,6 +172,7 @@ class DurableSink final : public contract::TransitionSink {
   bool writer_done_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
   std::atomic<bool> resync_{false};
+  std::atomic<bool> fenced_{false};
 
   // The writer's state between steps (its thread's only).
   std::unique_ptr<OutboxStore> writer_store_;
@@ -168,7 +182,7 @@ class DurableSink final : public contract::TransitionSink {
   std::unique_ptr<OutboxStore> relay_store_;
   std::unique_ptr<StreamAppender> stream_;
   ExponentialBackoff relay_backoff_;
-  std::string epoch_;
+  std::string database_id_;
   std::int64_t confirmed_ = 0;
   std::uint64_t relay_seen_ = 0;  // commits_ when the relay last found the outbox empty
 

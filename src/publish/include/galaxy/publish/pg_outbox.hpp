@@ -20,29 +20,35 @@
 
 namespace galaxy::publish {
 
+// Applies the pending schema migrations (src/publish/migrations) in one transaction under an
+// advisory lock, so daemons starting together are safe.
+Result<void> apply_migrations(pg::Conn& conn);
+
+// One host's outbox (fence.host_id), written and confirmed under fence.epoch.
 class PgOutbox final : public OutboxStore {
  public:
-  PgOutbox(pg::Target target, std::chrono::milliseconds io_timeout);
+  PgOutbox(pg::Target target, std::chrono::milliseconds io_timeout, HostFence fence);
   ~PgOutbox() override;
 
-  // Connects and applies the pending migrations (one transaction under an advisory lock, so
-  // daemons starting together are safe).
+  // Connects and applies the pending migrations.
   Result<void> connect() override;
   bool connected() const override;
   void disconnect() override;
 
   // Writer: the batch's events into the outbox and its state records into runtime_state, in one
-  // transaction sent as one libpq pipeline. A batch already committed by this writer_id (its
-  // COMMIT reply was lost) is recognised and not stored twice.
+  // transaction sent as one libpq pipeline, under the fence (galaxy_take_seq). A batch already
+  // committed by this writer_id (its COMMIT reply was lost) is recognised and not stored twice.
   Result<void> commit(const Batch& batch, const std::string& writer_id) override;
   Result<std::vector<contract::StateRecord>> load_state() override;
 
-  // Relay: a session advisory lock makes one relay per database (false = another holds it).
-  Result<bool> try_relay_lock() override;
-  Result<std::string> epoch() override;
+  // Relay: each host's rows are relayed by the daemon holding its lease (or one that adopted a
+  // host gone for good), so no relay waits on another's.
+  Result<std::string> database_id() override;
   Result<std::vector<OutboxRow>> fetch(std::size_t limit) override;
+  Result<std::optional<std::int64_t>> legacy_seq() override;
+  Result<void> legacy_done() override;
   // Upserts the snapshots (never back to an older event) and deletes the relayed outbox rows, in
-  // one transaction: every outbox row up to through_seq (rows fetched from the start of the
+  // one fenced transaction: every outbox row of the host up to through_seq (rows fetched from the start of the
   // outbox, so none are skipped; rows may leave out one that could not be decoded).
   Result<void> confirm(const std::vector<RelayedRow>& rows, std::int64_t through_seq) override;
 
@@ -54,6 +60,7 @@ class PgOutbox final : public OutboxStore {
 
   pg::Target target_;
   std::chrono::milliseconds io_timeout_;
+  HostFence fence_;
   std::optional<pg::Conn> conn_;
 };
 

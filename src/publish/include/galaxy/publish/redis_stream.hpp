@@ -1,11 +1,13 @@
 // The Redis side of delivery: idempotent XADD of outbox rows through a Lua script, pipelined,
 // over one redis::Connection (every call bounded). Not thread-safe: the relay thread owns it.
 //
-// Dedupe (Redis 7.0 has no XADD IDMP): beside the stream, `<stream>:hwm` (a hash: epoch, seq,
-// id) holds the last seq added and `<stream>:idmp` (a ZSET, score seq, member entry ID) the
-// window of seqs not yet confirmed in PostgreSQL. A seq at or below the high-water mark is not
-// added again; its entry ID comes from the window. The epoch identifies the database the seqs
-// come from, so a recreated database (seq restarting at 1) is not mistaken for replays.
+// Dedupe (Redis 7.0 has no XADD IDMP), per host: beside the stream, `{<stream>}:hwm:<host>` (a
+// hash: db, seq, lease, id) holds the host's last seq added and `{<stream>}:idmp:<host>` (a ZSET,
+// score seq, member entry ID) the window of its seqs not yet confirmed in PostgreSQL. A seq at or
+// below the high-water mark is not added again; its entry ID comes from the window. `db`
+// identifies the database the seqs come from, so a recreated database (seq restarting at 1) is
+// not mistaken for replays; `lease` is the highest lease epoch that wrote, and a lower one is
+// refused (FENCED). The braces put the side keys in the stream's Redis Cluster slot.
 //
 // A caller outside DurableSink's threads (which block it) must block or ignore SIGPIPE: see
 // galaxy/redis/connection.hpp.
@@ -39,7 +41,7 @@ extern const char* const kXaddScript;
 
 class RedisStream final : public StreamAppender {
  public:
-  RedisStream(RedisEndpoint endpoint, StreamSettings settings);
+  RedisStream(RedisEndpoint endpoint, StreamSettings settings, HostFence fence);
   ~RedisStream() override;
 
   // Connects, AUTHs, SELECTs and loads the script.
@@ -50,16 +52,21 @@ class RedisStream final : public StreamAppender {
   // Adds the items in order, all in flight at once. `confirmed` is the highest seq PostgreSQL
   // has confirmed relayed (the dedupe window is trimmed below it). On NOSCRIPT (a restarted or
   // flushed Redis) the script is loaded again and the whole batch resent: it is idempotent.
-  Result<std::vector<XaddResult>> publish(const std::string& epoch, std::int64_t confirmed,
+  Result<std::vector<XaddResult>> publish(const std::string& database_id, std::int64_t confirmed,
                                           const std::vector<XaddItem>& items) override;
+  Result<std::int64_t> adopt_legacy_hwm(const std::string& database_id) override;
 
   const std::string& stream() const { return settings_.stream; }
+  // The host's side keys.
+  std::string hwm_key() const;
+  std::string idmp_key() const;
 
  private:
   Result<void> load_script();
 
   RedisEndpoint endpoint_;
   StreamSettings settings_;
+  HostFence fence_;
   std::string sha_;
   std::optional<redis::Connection> conn_;
 };
