@@ -122,8 +122,8 @@ void add_serve_flags(CLI::App& serve, DaemonSettings& s, std::string& config_fil
              s.probes.start_grace);
   f.duration("--inspect-interval", "GALAXY_RM_INSPECT_INTERVAL", "Time between inspect rounds",
              s.watcher.inspect_interval);
-  f.duration("--oom-window", "GALAXY_RM_OOM_WINDOW", "How long an oom waits for its die",
-             s.watcher.model.oom_window);
+  f.duration("--oom-window", "GALAXY_RM_OOM_WINDOW",
+             "How long an oom and its die wait for each other", s.watcher.model.oom_window);
   f.duration("--shutdown-timeout", "GALAXY_RM_SHUTDOWN_TIMEOUT", "Bound on a graceful stop",
              s.shutdown_timeout);
   f.value("--admin-listen", "GALAXY_RM_ADMIN_LISTEN",

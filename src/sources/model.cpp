@@ -15,6 +15,7 @@ namespace {
 constexpr std::size_t kMaxGameIdBytes = 256;
 constexpr std::size_t kMaxPathBytes = 1024;
 constexpr std::size_t kMaxGoneRemembered = 4096;
+constexpr std::int64_t kSigkillExitCode = 137;  // 128 + SIGKILL: an OOM kill, or any other kill
 
 bool printable_utf8(std::string_view s) {
   // Control characters (C0, DEL) would corrupt logs and table output downstream; C1 controls
@@ -97,6 +98,9 @@ void HealthModel::restore(const ModelState& state) {
     Container c;
     c.memory = m;
     c.spec.game_id = m.game_id;
+    if (m.held_exit) {
+      c.hold_deadline = clock_.steady() + settings_.oom_window;
+    }
     containers_[m.id] = std::move(c);
   }
   dirty_ = false;
@@ -218,6 +222,9 @@ void HealthModel::on_event(const ContainerEvent& e) {
 void HealthModel::handle_start(Container& c, const ContainerEvent& e) {
   const std::int64_t t = ns_to_ms(e.time_ns);
   auto& m = c.memory;
+  if (m.held_exit) {
+    release_exit(c);  // the run it belongs to ends before this one starts
+  }
   // The event is the start inspect already reported only if no exit came after that start:
   // with an exit in between, this is the next run, however close in time.
   const bool exited_since = m.exit_mark_ms != 0 && m.exit_mark_ms >= m.start_mark_ms;
@@ -248,6 +255,9 @@ void HealthModel::handle_die(Container& c, const ContainerEvent& e) {
   if (auto it = e.attributes.find("exitCode"); it != e.attributes.end()) {
     std::from_chars(it->second.data(), it->second.data() + it->second.size(), code);
   }
+  if (m.held_exit) {
+    release_exit(c);
+  }
   c.running = false;
   m.probe_episode_open = false;  // an open episode on a dead container ends silently
   if (c.probing) {
@@ -268,12 +278,33 @@ void HealthModel::handle_die(Container& c, const ContainerEvent& e) {
   m.exit_mark_ms = t;
   m.exit_mark_from_event = true;
   changed(m.id);
+  if (code == kSigkillExitCode && !m.oom_since_start) {
+    // dockerd can deliver an OOM kill's `oom` after its `die`. Reporting the exit now would
+    // say oom:false and put container_oom after it, so it waits for that `oom` a little.
+    m.held_exit = HeldExit{code, t};
+    c.hold_deadline = clock_.steady() + settings_.oom_window;
+    return;
+  }
   emit(c, t, contract::ContainerExited{code, m.oom_since_start});
 }
 
 void HealthModel::handle_oom(Container& c, const ContainerEvent& e) {
-  c.memory.oom_since_start = true;
-  changed(c.memory.id);
+  auto& m = c.memory;
+  if (m.held_exit) {
+    m.oom_since_start = true;
+    release_exit(c);
+    return;
+  }
+  if (!c.running && m.exit_mark_ms != 0 && m.exit_mark_ms >= m.start_mark_ms) {
+    // The run's exit is already reported, and container_oom may not follow its exit.
+    if (!m.oom_since_start) {
+      spdlog::warn("container {} of game {}: oom arrived after its exit was reported without it",
+                   m.id.substr(0, 12), m.game_id);
+    }
+    return;
+  }
+  m.oom_since_start = true;
+  changed(m.id);
   if (c.pending_oom) {
     return;  // one container_oom per die; a second kill inside the window adds nothing
   }
@@ -288,9 +319,29 @@ void HealthModel::flush_oom(Container& c, std::int64_t exit_code) {
   c.pending_oom.reset();
 }
 
+void HealthModel::release_exit(Container& c) {
+  auto& m = c.memory;
+  const HeldExit held = *m.held_exit;
+  m.held_exit.reset();
+  changed(m.id);
+  if (m.oom_since_start) {
+    // The OOM caused the die, so it happened no later than the die's time; stamping it so also
+    // keeps the exit, emitted after it, the game's latest snapshot.
+    emit(c, held.at_ms, contract::ContainerOom{held.exit_code});
+  }
+  emit(c, held.at_ms, contract::ContainerExited{held.exit_code, m.oom_since_start});
+  if (c.inspect_after_hold) {
+    c.inspect_after_hold = false;
+    actions_.inspect_now(m.id);  // its unhealthy state waited for the exit; report it promptly
+  }
+}
+
 void HealthModel::on_tick() {
   const auto now = clock_.steady();
   for (auto& [id, c] : containers_) {
+    if (c.memory.held_exit && now >= c.hold_deadline) {
+      release_exit(c);  // no oom came: a kill, not an OOM
+    }
     if (c.pending_oom && !c.pending_oom->inspect_requested && now >= c.pending_oom->deadline) {
       // No die followed: a child was killed and the container lives on, or the die is late.
       // Either way inspect knows the exit code to report.
@@ -306,6 +357,10 @@ void HealthModel::gone(const std::string& id, std::int64_t at_ms) {
     return;
   }
   Container& c = it->second;
+  if (c.memory.held_exit) {
+    c.inspect_after_hold = false;  // nothing left to inspect
+    release_exit(c);
+  }
   if (c.probing) {
     actions_.probe_stop(id);
   }
@@ -339,6 +394,23 @@ void HealthModel::on_inspect(const ContainerSnapshot& s) {
     // still says "running" for the run that already ended. Believing it would probe a dead
     // container (a false probe_failed); the next inspect sees the real state.
     return;
+  }
+  if (c->memory.held_exit) {
+    auto& m = c->memory;
+    // A later run's state says nothing about the held exit's OOM; an exited state of the same
+    // run does only when it says OOMKilled: dockerd records that when it handles the oom, which
+    // may come after the die.
+    const bool later_run = s.running || (m.start_mark_ms != 0 && s.started_at_ms > m.start_mark_ms);
+    if (!later_run && !s.oom_killed) {
+      // Its inspect_unhealthy, too, must follow the exit: set the whole inspect aside.
+      c->inspect_after_hold = true;
+      return;
+    }
+    c->inspect_after_hold = false;  // this inspect goes on after the release
+    if (!later_run) {
+      m.oom_since_start = true;
+    }
+    release_exit(*c);
   }
   if (s.oom_killed && !s.running) {
     c->memory.oom_since_start = true;

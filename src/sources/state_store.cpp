@@ -39,6 +39,10 @@ json::value memory_json(const ContainerMemory& m) {
                                   {"state", m.unhealthy->state},
                                   {"health", m.unhealthy->health}};
   }
+  if (m.held_exit) {
+    o["held_exit"] =
+        json::object{{"exit_code", m.held_exit->exit_code}, {"at_ms", m.held_exit->at_ms}};
+  }
   return o;
 }
 
@@ -114,6 +118,15 @@ Result<ContainerMemory> decode_memory(const json::value& v, const std::string& w
     GALAXY_TRY(state, field<std::string>(u->get_object(), "state", uw));
     GALAXY_TRY(health, field<std::string>(u->get_object(), "health", uw));
     m.unhealthy = contract::InspectUnhealthy{rc, state, health};
+  }
+  if (auto* h = o.if_contains("held_exit")) {
+    if (!h->is_object()) {
+      return make_error(where + "/held_exit", "must be an object");
+    }
+    const std::string hw = where + "/held_exit";
+    GALAXY_TRY(code, field<std::int64_t>(h->get_object(), "exit_code", hw));
+    GALAXY_TRY(at, field<std::int64_t>(h->get_object(), "at_ms", hw));
+    m.held_exit = HeldExit{code, at};
   }
   return m;
 }

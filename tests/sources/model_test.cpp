@@ -47,17 +47,17 @@ class ModelTest : public ::testing::Test {
     return std::make_unique<HealthModel>(clock, sink, actions, removals, ModelSettings{});
   }
 
-  static ContainerEvent ev(std::string action, std::int64_t at_ms, Labels extra = {},
+  static ContainerEvent ev(std::string action, std::int64_t at_ms, const Labels& extra = {},
                            std::string id = "c1") {
     Labels a{{"galaxy.game_id", "game-1"}, {"image", "galaxy/fake-engine:test"}};
-    for (auto& [k, v] : extra) {
+    for (const auto& [k, v] : extra) {
       a.insert_or_assign(k, v);
     }
     return ContainerEvent{std::move(id), std::move(action), at_ms * kMs, std::move(a)};
   }
 
-  static ContainerSnapshot snap(std::string status, std::int64_t started, std::int64_t finished,
-                                std::int64_t exit_code = 0) {
+  static ContainerSnapshot snap(const std::string& status, std::int64_t started,
+                                std::int64_t finished, std::int64_t exit_code = 0) {
     ContainerSnapshot s;
     s.id = "c1";
     s.labels = {{"galaxy.game_id", "game-1"}};
@@ -132,7 +132,188 @@ TEST_F(ModelTest, InspectOlderThanTheDieItFollowsIsIgnored) {
 TEST_F(ModelTest, ExitCode137AloneIsNotOom) {
   model->on_event(ev("start", kT0 + 1));
   model->on_event(ev("die", kT0 + 5, {{"exitCode", "137"}}));
+  clock.advance(2s);  // no oom within the window
+  model->on_tick();
   EXPECT_EQ(sink.events.back(), event(kT0 + 5, contract::ContainerExited{137, false}));
+}
+
+// dockerd can deliver an OOM kill's `die` before its `oom`; the model must still put container_oom
+// first and say oom:true.
+TEST_F(ModelTest, OomAfterADie137InTheWindowIsAnOomKill) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("running", kT0, 0));
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));
+  clock.advance(1500ms);
+  model->on_tick();
+  EXPECT_EQ(sink.events.size(), 1U) << "the exit waits for an oom";
+  model->on_event(ev("oom", kT0 + 11));
+  ASSERT_EQ(sink.events.size(), 3U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerOom{137}));
+  EXPECT_EQ(sink.events[2], event(kT0 + 10, contract::ContainerExited{137, true}));
+  clock.advance(10s);
+  model->on_tick();
+  model->on_event(ev("oom", kT0 + 12));  // another kill of the same run adds nothing
+  clock.advance(10s);
+  model->on_tick();
+  EXPECT_EQ(sink.events.size(), 3U);
+}
+
+TEST_F(ModelTest, ADie137WithoutOomIsReportedOnceWhenTheWindowEnds) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("running", kT0, 0));
+  actions.inspects.clear();
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));
+  clock.advance(500ms);
+  // An inspect inside the window must neither report the exit nor its unhealthy state first.
+  model->on_inspect(snap("exited", kT0, kT0 + 9, 137));
+  clock.advance(1499ms);
+  model->on_tick();
+  EXPECT_EQ(sink.events.size(), 1U);
+  clock.advance(1ms);
+  model->on_tick();
+  ASSERT_EQ(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerExited{137, false}));
+  EXPECT_EQ(actions.inspects, std::vector<std::string>{"c1"}) << "for the inspect set aside";
+  model->on_tick();
+  model->on_inspect(snap("exited", kT0, kT0 + 9, 137));
+  ASSERT_EQ(sink.events.size(), 3U);
+  EXPECT_EQ(sink.events[2].type(), contract::EventType::inspect_unhealthy);
+}
+
+TEST_F(ModelTest, InspectSayingOomKilledEndsTheWaitForADie137) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_inspect(snap("running", kT0, 0));
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));
+  clock.advance(300ms);
+  auto s = snap("exited", kT0, kT0 + 9, 137);
+  s.oom_killed = true;
+  model->on_inspect(s);
+  ASSERT_EQ(sink.events.size(), 4U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerOom{137}));
+  EXPECT_EQ(sink.events[2], event(kT0 + 10, contract::ContainerExited{137, true}));
+  EXPECT_EQ(sink.events[3].type(), contract::EventType::inspect_unhealthy);
+  model->on_event(ev("oom", kT0 + 11));  // the oom event that the inspect overtook
+  clock.advance(10s);
+  model->on_tick();
+  EXPECT_EQ(sink.events.size(), 4U);
+}
+
+TEST_F(ModelTest, DestroyInTheWindowReportsTheHeldExitFirst) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));  // docker rm -f
+  model->on_event(ev("destroy", kT0 + 12));
+  clock.advance(5s);
+  model->on_tick();
+  model->on_inspect_not_found("c1");
+  ASSERT_EQ(sink.events.size(), 3U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerExited{137, false}));
+  EXPECT_EQ(sink.events[2], event(kT0 + 12, contract::ContainerDisappeared{}));
+}
+
+TEST_F(ModelTest, DestroyWeInitiatedInTheWindowStillReportsTheExit) {
+  removals.ids.insert("c1");
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));
+  model->on_event(ev("destroy", kT0 + 12));
+  ASSERT_EQ(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerExited{137, false}));
+}
+
+TEST_F(ModelTest, ARestartInTheWindowReportsTheHeldExitFirst) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));
+  model->on_event(ev("start", kT0 + 20));
+  ASSERT_EQ(sink.events.size(), 3U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerExited{137, false}));
+  EXPECT_EQ(sink.events[2], event(kT0 + 20, contract::ContainerStarted{"galaxy/fake-engine:test"}));
+  clock.advance(5s);
+  model->on_tick();
+  EXPECT_EQ(sink.events.size(), 3U);
+}
+
+TEST_F(ModelTest, AnInspectOfALaterRunReportsTheHeldExitFirst) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));
+  model->on_inspect(snap("running", kT0 + 500, kT0 + 9));  // restarted; the start event is late
+  ASSERT_EQ(sink.events.size(), 3U);
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerExited{137, false}));
+  EXPECT_EQ(sink.events[2],
+            event(kT0 + 500, contract::ContainerStarted{"galaxy/fake-engine:test"}));
+}
+
+TEST_F(ModelTest, OtherExitCodesAreReportedAtOnce) {
+  std::int64_t t = kT0;
+  for (const char* code : {"0", "1", "143"}) {
+    model->on_event(ev("start", ++t));
+    model->on_event(ev("die", ++t, {{"exitCode", code}}));
+    EXPECT_EQ(sink.events.back(), event(t, contract::ContainerExited{std::stoi(code), false}))
+        << code;
+  }
+  EXPECT_EQ(sink.events.size(), 6U);
+}
+
+TEST_F(ModelTest, AHeldExitSurvivesADaemonRestart) {
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));
+  const ModelState saved = model->save();
+  ASSERT_EQ(saved.containers.size(), 1U);
+  EXPECT_EQ(saved.containers[0].held_exit, (HeldExit{137, kT0 + 10}));
+  auto rebuilt = decode_state(encode_state(saved));
+  ASSERT_TRUE(rebuilt) << rebuilt.error().message();
+  EXPECT_EQ(*rebuilt, saved);
+  sink.events.clear();
+
+  // The oom, replayed by `since` after the restart, still pairs with the exit.
+  clock.advance(30s);
+  model = make();
+  model->restore(saved);
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));  // replayed, dropped
+  model->on_event(ev("oom", kT0 + 11));
+  ASSERT_EQ(sink.events.size(), 2U);
+  EXPECT_EQ(sink.events[0], event(kT0 + 10, contract::ContainerOom{137}));
+  EXPECT_EQ(sink.events[1], event(kT0 + 10, contract::ContainerExited{137, true}));
+  EXPECT_FALSE(model->save().containers[0].held_exit);
+
+  // Without an oom, a fresh window after the restart ends it.
+  sink.events.clear();
+  model = make();
+  model->restore(saved);
+  clock.advance(1999ms);
+  model->on_tick();
+  EXPECT_TRUE(sink.events.empty());
+  clock.advance(1ms);
+  model->on_tick();
+  ASSERT_EQ(sink.events.size(), 1U);
+  EXPECT_EQ(sink.events[0], event(kT0 + 10, contract::ContainerExited{137, false}));
+}
+
+TEST_F(ModelTest, AHeldExitIsStoredRecordByRecordWithTheEventsThatEndIt) {
+  std::map<std::string, std::optional<std::string>> store;
+  auto absorb = [&] {
+    for (auto& r : model->take_state_changes()) {
+      store[r.key] = r.value;
+    }
+  };
+  auto stored = [&] {
+    std::vector<contract::StateRecord> records;
+    records.reserve(store.size());
+    for (const auto& [k, v] : store) {
+      records.push_back({k, v});
+    }
+    auto state = state_from_records(records);
+    EXPECT_TRUE(state) << state.error().message();
+    return *state;
+  };
+  model->on_event(ev("start", kT0 + 1));
+  model->on_event(ev("die", kT0 + 10, {{"exitCode", "137"}}));
+  absorb();
+  ASSERT_EQ(stored().containers.size(), 1U);
+  EXPECT_TRUE(stored().containers[0].held_exit);
+  clock.advance(2s);
+  model->on_tick();
+  absorb();
+  EXPECT_FALSE(stored().containers[0].held_exit);
+  EXPECT_EQ(stored(), model->save());
 }
 
 TEST_F(ModelTest, OomPairsWithTheDieThatFollows) {
@@ -366,6 +547,7 @@ TEST_F(ModelTest, StateChangesReplayToTheSavedState) {
   absorb();
   EXPECT_FALSE(store.at("container/c2").has_value()) << "forgotten containers are deleted";
   std::vector<contract::StateRecord> records;
+  records.reserve(store.size() + 1);
   for (const auto& [k, v] : store) {
     records.push_back({k, v});
   }

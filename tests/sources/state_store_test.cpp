@@ -21,6 +21,7 @@ ModelState sample() {
   m.has_restart_count = true;
   m.restart_count = 2;
   m.unhealthy = contract::InspectUnhealthy{2, "exited", ""};
+  m.held_exit = HeldExit{137, 9};
   s.containers.push_back(m);
   ContainerMemory plain;
   plain.id = "def";

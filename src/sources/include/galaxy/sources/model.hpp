@@ -98,6 +98,9 @@ class NoRemovalIntents final : public RemovalIntents {
 
 struct ModelSettings {
   LabelSettings labels;
+  // How long an `oom` and its `die` wait for each other, whichever dockerd delivers first: an
+  // `oom` waits for the exit code of its `die`, a `die` with 137 waits for the `oom` that would
+  // make it an OOM kill.
   std::chrono::milliseconds oom_window{2000};
   // A Docker event and an inspect describe the same start (or exit) when the event is not
   // before StartedAt (FinishedAt) and within this much after it.
@@ -112,6 +115,14 @@ struct Cursor {
   bool operator==(const Cursor&) const = default;
 };
 
+// A `die` with exit code 137 that no OOM of its run explained yet: its container_exited waits
+// (up to oom_window) for an `oom` that dockerd may deliver after the `die`.
+struct HeldExit {
+  std::int64_t exit_code = 0;
+  std::int64_t at_ms = 0;  // the die's time, which the events keep however late they go out
+  bool operator==(const HeldExit&) const = default;
+};
+
 struct ContainerMemory {
   std::string id;
   std::string game_id;
@@ -124,6 +135,9 @@ struct ContainerMemory {
   std::int64_t restart_count = 0;
   std::optional<contract::InspectUnhealthy> unhealthy;  // last inspect_unhealthy reported
   bool probe_episode_open = false;  // probe_failed reported, no probe_recovered since
+  // Kept with the memory so a daemon restart inside the window still reports it; the exit mark
+  // is already set, so nothing else reports that exit meanwhile.
+  std::optional<HeldExit> held_exit;
   bool operator==(const ContainerMemory&) const = default;
 };
 
@@ -154,7 +168,8 @@ class HealthModel {
   void on_inspect_not_found(const std::string& id);
   // Source 3: a verdict of the probe state machine for a container's current run.
   void on_probe(const std::string& id, const contract::Details& verdict, std::int64_t at_ms);
-  // Ends OOM windows that saw no `die`; call at least every oom_window / 4.
+  // Ends OOM windows that saw no `die` and releases held exits that saw no `oom`; call at least
+  // every oom_window / 4.
   void on_tick();
   // After a (re)subscription: the ids a list call returned. Tracked containers missing from it
   // are inspected (a 404 then reports them gone); listed ones are inspected to reconcile.
@@ -176,6 +191,10 @@ class HealthModel {
       bool inspect_requested = false;
     };
     std::optional<PendingOom> pending_oom;
+    // Of memory.held_exit. Steady time does not survive a restart, so restore() starts a fresh
+    // window: the `oom` may still come, replayed by `since`.
+    std::chrono::steady_clock::time_point hold_deadline;
+    bool inspect_after_hold = false;  // an inspect was set aside while the exit was held
   };
 
   Container* track(const std::string& id, const Labels& labels);
@@ -187,6 +206,7 @@ class HealthModel {
   void handle_oom(Container& c, const ContainerEvent& e);
   void gone(const std::string& id, std::int64_t at_ms);
   void flush_oom(Container& c, std::int64_t exit_code);
+  void release_exit(Container& c);
   void reconcile_start(Container& c, const ContainerSnapshot& s);
   void reconcile_exit(Container& c, const ContainerSnapshot& s);
   void check_unhealthy(Container& c, const ContainerSnapshot& s);
