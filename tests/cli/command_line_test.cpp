@@ -48,6 +48,9 @@ TEST(HealthCommandLine, EveryKindOfUsageErrorExitsTwo) {
       {{"snapshot", "-o", "yaml"}, "yaml not in {table,wide,json}"},    // ValidationError
       {{"stats", "--output=yaml"}, "yaml"},                             // ... the = form
       {{"snapshot", "--json", "-o", "wide"}, "excludes"},               // ExcludesError
+      {{"hosts", "-o", "yaml"}, "yaml not in {table,wide,json}"},       // ValidationError
+      {{"hosts", "host-a"}, "host-a"},                                  // ExtrasError
+      {{"hosts", "--json", "-o", "table"}, "excludes"},                 // ExcludesError
       {{"tail", "--count", "many"}, "--count"},                         // ConversionError
       {{"tail", "--from"}, "--from"},                                   // ArgumentMismatch
       {{"consume", "--group", "g", "--consumer", "c", "--claim-idle", "soon"}, "--claim-idle"},
@@ -75,6 +78,10 @@ TEST(HealthCommandLine, HelpAndVersionExitZeroOnStdout) {
     EXPECT_EQ(r.err, "");
   }
   EXPECT_NE(parse({"stats", "--help"}).out.find("--no-headers"), std::string::npos);
+  const auto hosts_help = parse({"hosts", "--help"}).out;
+  for (const auto* flag : {"--output", "--json", "--no-headers"}) {
+    EXPECT_NE(hosts_help.find(flag), std::string::npos) << flag << hosts_help;
+  }
   // --version needs no subcommand, and works after one (the flags fall through).
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"--version"}, {"stats", "--version"}}) {
@@ -92,6 +99,9 @@ TEST(HealthCommandLine, ValidArgumentsLeaveTheRunToRun) {
            {"stats", "--output=json"},
            {"--stream", "s", "snapshot", "g1", "g2", "--json"},
            {"snapshot", "-owide"},
+           {"hosts"},
+           {"--postgres-url", "postgresql://db/x", "hosts", "-o", "wide", "--no-headers"},
+           {"hosts", "--json"},
            {"tail", "--from", "start", "--type", "probe_failed", "--count", "3"},
            {"consume", "--group", "g", "--consumer", "c", "--claim-idle", "2s"},
            {"validate", "--format", "entry", "-"},
@@ -144,6 +154,20 @@ TEST(GalaxyHealthBinary, UsageErrorsExitTwo) {
     EXPECT_NE(r.output.find("Run with --help"), std::string::npos) << r.output;
   }
   EXPECT_EQ(ts::run({GALAXY_HEALTH_BIN, "--help"}, 30s).exit_code, 0);
+}
+
+TEST(GalaxyHealthBinary, DatabaseCommandsWithoutAUsablePostgresUrlExitTwo) {
+  for (const auto* command : {"hosts", "snapshot"}) {
+    auto r = ts::run({"env", "-u", "GALAXY_POSTGRES_URL", GALAXY_HEALTH_BIN, command}, 30s);
+    EXPECT_EQ(r.exit_code, 2) << command << ": " << r.output;
+    EXPECT_EQ(r.output, std::string("galaxy-health ") + command +
+                            ": --postgres-url (or GALAXY_POSTGRES_URL) is required\n");
+    r = ts::run({GALAXY_HEALTH_BIN, "--postgres-url", "postgresql://[bad", command}, 30s);
+    EXPECT_EQ(r.exit_code, 2) << command << ": " << r.output;
+    EXPECT_NE(r.output.find(std::string("galaxy-health ") + command + ": --postgres-url: "),
+              std::string::npos)
+        << r.output;
+  }
 }
 
 }  // namespace

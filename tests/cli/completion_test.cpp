@@ -53,8 +53,8 @@ std::string bash_offers(const std::string& completion, const std::vector<std::st
 TEST(Completion, EverySubcommandAndFlagIsInBothScripts) {
   const CommandLine cli;
   const auto names = subcommand_names(cli.app());
-  ASSERT_EQ(names, (std::vector<std::string>{"validate", "tail", "consume", "snapshot", "stats",
-                                             "completion"}));
+  ASSERT_EQ(names, (std::vector<std::string>{"validate", "tail", "consume", "snapshot", "hosts",
+                                             "stats", "completion"}));
   const auto bash = script(Shell::bash);
   const auto zsh = script(Shell::zsh);
   for (const auto& name : names) {
@@ -92,6 +92,12 @@ TEST(Completion, BashCompletesSubcommandsFlagsAndValues) {
     EXPECT_NE(flags.find(f), std::string::npos) << f << flags;
   }
   EXPECT_EQ(bash_offers(bash, {"galaxy-health", "snapshot", "-o", ""}), "table\nwide\njson\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "h"}), "hosts\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "hosts", "-o", ""}), "table\nwide\njson\n");
+  const auto hosts_flags = bash_offers(bash, {"galaxy-health", "hosts", "-"});
+  for (const auto* f : {"-o\n", "--output\n", "--json\n", "--no-headers\n", "--postgres-url\n"}) {
+    EXPECT_NE(hosts_flags.find(f), std::string::npos) << f << hosts_flags;
+  }
   EXPECT_EQ(bash_offers(bash, {"galaxy-health", "stats", "--output", "=", "w"}), "wide\n");
   EXPECT_EQ(bash_offers(bash, {"galaxy-health", "stats", "--output", "="}), "table\nwide\njson\n");
   EXPECT_EQ(bash_offers(bash, {"galaxy-health", "tail", "--type", "probe_"}),
@@ -109,6 +115,10 @@ TEST(Completion, ZshScriptStructure) {
   EXPECT_NE(zsh.find("compdef _galaxy-health galaxy-health\n"), std::string::npos);
   EXPECT_NE(zsh.find("'(-o --output)--output=[table, wide (more columns) or json (one JSON object "
                      "per line)]:output:(table wide json)'"),
+            std::string::npos);
+  EXPECT_NE(zsh.find("    'hosts:Daemons of the fleet from runtime_hosts"), std::string::npos);
+  EXPECT_NE(zsh.find("'(-o --output)--output=[table, wide (more columns) or json (one JSON array "
+                     "of all the daemons)]:output:(table wide json)'"),
             std::string::npos);
   EXPECT_NE(zsh.find("'*:files:_files'"), std::string::npos);
   EXPECT_NE(zsh.find("'1:shell:(bash zsh)'"), std::string::npos);

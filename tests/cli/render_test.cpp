@@ -4,6 +4,7 @@
 
 namespace {
 
+using galaxy::cli::format_duration_ms;
 using galaxy::cli::format_utc_ms;
 using galaxy::cli::render_event_line;
 using galaxy::cli::render_invalid_line;
@@ -41,6 +42,23 @@ TEST(FormatUtcMs, IsoWithMilliseconds) {
   EXPECT_EQ(format_utc_ms(-1), "1969-12-31T23:59:59.999Z");
   EXPECT_EQ(format_utc_ms(1700000000123), "2023-11-14T22:13:20.123Z");
   EXPECT_EQ(format_utc_ms(9223372036854775807), "9223372036854775807");
+}
+
+TEST(FormatDurationMs, CoarserAsItGrowsRoundedDown) {
+  EXPECT_EQ(format_duration_ms(0), "0s");
+  EXPECT_EQ(format_duration_ms(999), "0s");
+  EXPECT_EQ(format_duration_ms(3400), "3s");
+  EXPECT_EQ(format_duration_ms(59999), "59s");
+  EXPECT_EQ(format_duration_ms(60000), "1m0s");
+  EXPECT_EQ(format_duration_ms(192000), "3m12s");
+  EXPECT_EQ(format_duration_ms(3599999), "59m59s");
+  EXPECT_EQ(format_duration_ms(3600000), "1h0m");
+  EXPECT_EQ(format_duration_ms(18240000), "5h4m");
+  EXPECT_EQ(format_duration_ms(86400000), "1d0h");
+  EXPECT_EQ(format_duration_ms(266400000), "3d2h");
+  // A negative duration is its magnitude (the caller words "ago" or "in").
+  EXPECT_EQ(format_duration_ms(-40000), "40s");
+  EXPECT_EQ(format_duration_ms(-9223372036854775807 - 1), "106751991167d7h");
 }
 
 contract::Event probe_failed() {

@@ -40,11 +40,9 @@ CLI::Option* CommandLine::choices(CLI::Option* opt, std::vector<std::string> wor
   return hint(opt, ValueHint{std::move(words), false});
 }
 
-void CommandLine::add_output_flags(CLI::App& sub, OutputFlags& flags) {
+void CommandLine::add_output_flags(CLI::App& sub, OutputFlags& flags, const std::string& help) {
   auto* output =
-      choices(sub.add_option("-o,--output", flags.format,
-                             "table, wide (more columns) or json (one JSON object per line)"),
-              strings(kOutputFormatNames))
+      choices(sub.add_option("-o,--output", flags.format, help), strings(kOutputFormatNames))
           ->capture_default_str();
   sub.add_flag("--json", flags.json, "The same as -o json (kept for existing scripts)")
       ->excludes(output);
@@ -85,7 +83,7 @@ CommandLine::CommandLine()
                   "redis://[user:password@]host:port[/db] or unix:///path")
       ->envname("GALAXY_REDIS_URL")
       ->capture_default_str();
-  app_.add_option("--postgres-url", conn_.postgres_url, "libpq URL or conninfo (snapshot)")
+  app_.add_option("--postgres-url", conn_.postgres_url, "libpq URL or conninfo (snapshot, hosts)")
       ->envname("GALAXY_POSTGRES_URL");
   app_.add_option("--stream", conn_.stream, "The health-events stream key")
       ->envname("GALAXY_STREAM")
@@ -130,6 +128,12 @@ CommandLine::CommandLine()
   snapshot_ = app_.add_subcommand("snapshot", "Latest event per game from health_snapshots");
   snapshot_->add_option("games", snapshot_opts_.games, "Game IDs (none: all)");
   add_output_flags(*snapshot_, snapshot_output_);
+
+  hosts_ = app_.add_subcommand(
+      "hosts",
+      "Daemons of the fleet from runtime_hosts and their hosts' leases (* = holds the lease)");
+  add_output_flags(*hosts_, hosts_output_,
+                   "table, wide (more columns) or json (one JSON array of all the daemons)");
 
   stats_ = app_.add_subcommand("stats", "Stream length, first/last entry, groups, consumers");
   add_output_flags(*stats_, stats_output_);
@@ -204,6 +208,9 @@ int CommandLine::run(std::istream& in, std::ostream& out, std::ostream& err, boo
   if (*snapshot_) {
     snapshot_opts_.output = snapshot_output_.resolve(color);
     return snapshot(conn_, snapshot_opts_, out, err);
+  }
+  if (*hosts_) {
+    return hosts(conn_, HostsOptions{hosts_output_.resolve(color)}, out, err);
   }
   if (*stats_) {
     return stats(conn_, StatsOptions{stats_output_.resolve(color)}, out, err);

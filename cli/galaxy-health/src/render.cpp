@@ -142,6 +142,25 @@ std::string format_utc_ms(std::int64_t ms) {
                      hms.subseconds().count());
 }
 
+std::string format_duration_ms(std::int64_t ms) {
+  // The magnitude in seconds, computed without negating (INT64_MIN has no positive).
+  const std::uint64_t s = ms < 0 ? (static_cast<std::uint64_t>(-(ms + 1)) + 1) / 1000
+                                 : static_cast<std::uint64_t>(ms) / 1000;
+  constexpr std::uint64_t kMinute = 60;
+  constexpr std::uint64_t kHour = 60 * kMinute;
+  constexpr std::uint64_t kDay = 24 * kHour;
+  if (s < kMinute) {
+    return fmt::format("{}s", s);
+  }
+  if (s < kHour) {
+    return fmt::format("{}m{}s", s / kMinute, s % kMinute);
+  }
+  if (s < kDay) {
+    return fmt::format("{}h{}m", s / kHour, s % kHour / kMinute);
+  }
+  return fmt::format("{}d{}h", s / kDay, s % kDay / kHour);
+}
+
 std::string render_event_header(bool color) {
   const auto row = event_row("ID", "OCCURRED (UTC)", "GAME", "CONTAINER", "TYPE", 4, "DETAILS");
   return paint(row, kBold, color);

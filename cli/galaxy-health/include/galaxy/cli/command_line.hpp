@@ -46,7 +46,9 @@ class CommandLine {
 
   CLI::Option* hint(CLI::Option* opt, ValueHint h);
   CLI::Option* choices(CLI::Option* opt, std::vector<std::string> words);
-  void add_output_flags(CLI::App& sub, OutputFlags& flags);
+  void add_output_flags(
+      CLI::App& sub, OutputFlags& flags,
+      const std::string& help = "table, wide (more columns) or json (one JSON object per line)");
   int run_validate(std::istream& in, std::ostream& out, std::ostream& err) const;
 
   CLI::App app_;
@@ -76,6 +78,9 @@ class CommandLine {
   CLI::App* snapshot_ = nullptr;
   SnapshotOptions snapshot_opts_;
   OutputFlags snapshot_output_;
+
+  CLI::App* hosts_ = nullptr;
+  OutputFlags hosts_output_;
 
   CLI::App* stats_ = nullptr;
   OutputFlags stats_output_;

@@ -1,6 +1,6 @@
-// The stream commands of galaxy-health (tail, consume, snapshot, stats). CommandLine only parses
-// flags; everything that talks to Redis or PostgreSQL, and all output formatting, is here so it
-// can be tested without the binary.
+// The stream and database commands of galaxy-health (tail, consume, snapshot, hosts, stats).
+// CommandLine only parses flags; everything that talks to Redis or PostgreSQL, and all output
+// formatting, is here so it can be tested without the binary.
 //
 // Every command writes results to `out` and diagnostics to `err`, and returns the process exit
 // code: 0 ok, 1 failure (a service failed or answered unexpectedly), 2 usage (bad arguments).
@@ -73,12 +73,14 @@ struct SnapshotOptions {
   OutputOptions output;
 };
 
-// Rows of health_snapshots (the latest event per game), rendered by render_snapshot. A requested
-// game without a row is reported on `err` and makes the exit code 1.
+// Rows of health_snapshots (the latest event per game) with the state of their host's lease,
+// rendered by render_snapshot. A requested game without a row is reported on `err` and makes the
+// exit code 1; so does a database without the fleet schema (0002_fleet), named as such.
 int snapshot(const Connection& conn, const SnapshotOptions& options, std::ostream& out,
              std::ostream& err);
 
-// One row of health_snapshots as PostgreSQL's text of each column (NULL: nullopt).
+// One row of health_snapshots as PostgreSQL's text of each column (NULL: nullopt), and what the
+// database says of its host's lease (on the database's clock: host clocks are not trusted).
 struct SnapshotRow {
   std::optional<std::string> game_id;
   std::optional<std::string> container_id;
@@ -88,13 +90,61 @@ struct SnapshotRow {
   std::optional<std::string> stream_id;
   std::optional<std::string> seq;         // an integer
   std::optional<std::string> updated_at;  // "2026-04-02T09:23:31.000Z"
+  std::optional<std::string> host_id;     // "": written before the fleet release
+  // active: host_leases.lease_until is ahead of now(); lost: it passed and a holder is named;
+  // left: released at a clean stop (holder ''); unknown: host_id '' or no host_leases row.
+  // nullopt counts as unknown.
+  std::optional<std::string> host_status;
 };
 
+// Whether a game's snapshot may be out of date because no daemon holds its host's lease: its
+// host_status is lost or left (unknown is not: such rows predate the fleet release). Pure.
+bool snapshot_stale(const SnapshotRow& row);
+
 // What snapshot prints. table: GAME, CONTAINER (Docker's 12-character short ID), TYPE, OCCURRED
-// (UTC); wide: the full container ID and DETAILS, STREAM ID, SEQ, UPDATED (UTC) as well; NULL
-// shows as "-". json: one object per row, with NULL as null, the integers as numbers and details
-// as JSON. Pure.
+// (UTC), HOST, STALE (yes/no); wide: the full container ID and DETAILS, STREAM ID, SEQ, UPDATED
+// (UTC) as well; NULL (and a host_id '') shows as "-". json: one object per row, with NULL as
+// null, the integers as numbers, details as JSON, and host_id, host_status, stale (a bool).
+// Pure.
 std::string render_snapshot(const std::vector<SnapshotRow>& rows, const OutputOptions& output);
+
+struct HostsOptions {
+  OutputOptions output;
+};
+
+// One row per daemon of runtime_hosts with its host's lease (host_leases), rendered by
+// render_hosts: sorted by host_id, then the active ones first, then daemon_id. Exit 1 when the
+// database cannot be reached or has no fleet schema yet (the message says which).
+int hosts(const Connection& conn, const HostsOptions& options, std::ostream& out,
+          std::ostream& err);
+
+// One row of runtime_hosts. Everything that depends on the time (status, lease holder, ages) was
+// computed by the database with its now(): host clocks are not trusted.
+struct HostRow {
+  std::string host_id;
+  std::string daemon_id;
+  std::string hostname;
+  std::string docker_id;
+  std::string version;
+  std::string stored_status;  // active | standby | left | lost, as the daemon wrote it
+  // stored_status, except active or standby whose lease_until passed: lost.
+  std::string status;
+  bool lease_holder = false;  // host_leases.holder is this daemon and its lease_until is ahead
+  std::int64_t epoch = 0;     // the lease epoch it held last (0: never active)
+  // RFC 3339 UTC with milliseconds ("2026-04-02T09:23:31.000Z"); nullopt: +-infinity.
+  std::optional<std::string> started_at;
+  std::optional<std::string> heartbeat_at;
+  std::optional<std::string> lease_until;
+  std::optional<std::int64_t> heartbeat_age_ms;  // now() - heartbeat_at
+  std::optional<std::int64_t> lease_left_ms;     // lease_until - now(); <= 0: expired
+};
+
+// What hosts prints. table: HOST, STATUS, DAEMON (the first 12 characters of its ID, with "*"
+// appended when it holds the host's lease), HOSTNAME, VERSION, HEARTBEAT ("3s ago"), LEASE
+// (time left, "12s", or "expired 40s ago"); wide adds DOCKER ID, EPOCH, STARTED (UTC) and the
+// full DAEMON ID. An empty value or an unknown time shows as "-". json: one array of objects
+// (every field of HostRow by its name; nullopt as null) on one line, "[]" when empty. Pure.
+std::string render_hosts(const std::vector<HostRow>& rows, const OutputOptions& output);
 
 struct StatsOptions {
   OutputOptions output;

@@ -24,6 +24,10 @@ std::string render_table(const Table& table, bool color);
 // occurred_at_ms as "2026-04-02T09:23:30.000Z"; the plain number outside years 0000-9999.
 std::string format_utc_ms(std::int64_t ms);
 
+// A non-negative duration, coarser as it grows (whole units, rounded down): "0s", "45s",
+// "3m12s", "5h4m", "3d2h". A negative one is taken as its magnitude. Pure.
+std::string format_duration_ms(std::int64_t ms);
+
 // Docker's short form of a container ID: its first 12 characters, which identify a container well
 // enough on screen (never splitting a UTF-8 character).
 std::string_view short_container_id(std::string_view id);
