@@ -138,6 +138,17 @@ class Daemon {
     child_->wait(15s);
   }
 
+  // SIGSTOP, SIGCONT, ...: what a test does to the process besides stopping it.
+  void send(int signal) { child_->kill(signal); }
+
+  // The log lines written so far (read off the pipe, so a chatty daemon never blocks on it).
+  const std::string& logs() {
+    while (auto line = child_->read_line(1ms)) {
+      logs_ += *line + "\n";
+    }
+    return logs_;
+  }
+
   void stop() {
     child_->kill(SIGTERM);
     auto status = child_->wait(15s);

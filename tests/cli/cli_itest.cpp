@@ -62,7 +62,7 @@ class PrivateDb {
 
   // The daemon's schema, every migration applied as the daemon applies them when it starts.
   void migrate() const {
-    publish::PgOutbox outbox(pg::parse_target(url_).value(), 10s);
+    publish::PgOutbox outbox(pg::parse_target(url_).value(), 10s, publish::HostFence{"cli", 0});
     const auto r = outbox.connect();
     ASSERT_TRUE(r) << r.error().message();
   }
