@@ -29,6 +29,7 @@
 #include "galaxy/daemon/identity.hpp"
 #include "galaxy/daemon/sd_notify.hpp"
 #include "galaxy/daemon/stats.hpp"
+#include "galaxy/publish/adopter.hpp"
 #include "galaxy/publish/host_lease.hpp"
 #include "galaxy/publish/stdout_sink.hpp"
 #include "galaxy/sources/state_store.hpp"
@@ -131,6 +132,7 @@ struct Active {
   std::optional<probe::ProbeScheduler> scheduler;
   std::optional<SchedulerControl> probes;
   std::optional<sources::Watcher> watcher;
+  std::unique_ptr<publish::Adopter> adopter;  // relays hosts gone for good, while active
   std::int64_t epoch = 0;
 };
 
@@ -147,6 +149,7 @@ struct Daemon::Parts {
   std::optional<docker::DockerClient> docker;
   CountingSink counting;
   publish::HostIdentity identity;
+  pg::Target lease_target;                     // the lease's and the adopter's connections
   std::unique_ptr<publish::HostLease> lease;  // durable sink only
   // Wakes the supervisor when the lease changes hands (posted from the lease's thread).
   asio::steady_timer lease_wake{ioc};
@@ -180,6 +183,12 @@ void Daemon::Parts::build() {
   if (settings.sink == SinkKind::stdout_lines) {
     return;  // one host, no database: always active, no lease
   }
+  if (settings.adopt_after.count() > 0 && settings.adopt_after < 2 * settings.lease.ttl) {
+    // Adopting sooner would race a host's own standby, which takes over within one TTL.
+    throw std::invalid_argument(fmt::format(
+        "--adopt-after ({} ms) must be 0s or at least twice --lease-ttl ({} ms)",
+        settings.adopt_after.count(), settings.lease.ttl.count()));
+  }
   const auto dir = std::filesystem::path(settings.state_dir);
   if (settings.host_id.empty()) {
     settings.host_id = load_or_create_id(dir / "host-id").value();
@@ -198,6 +207,7 @@ void Daemon::Parts::build() {
                                            // instead of hanging the lease's thread.
                                            .lock_timeout = std::chrono::milliseconds(2'000)})
           .value();
+  lease_target = target;
   lease = std::make_unique<publish::HostLease>(
       settings.lease,
       std::make_unique<publish::PgLeaseStore>(std::move(target), settings.durable.io_timeout,
@@ -318,6 +328,9 @@ void Daemon::Parts::stop_active() {
     return;
   }
   active->scheduler->stop();
+  if (active->adopter) {
+    active->adopter->stop();
+  }
   const auto bound = settings.shutdown_timeout;
   if (active->stdout_sink) {
     active->stdout_sink->stop(bound);
@@ -362,6 +375,14 @@ asio::awaitable<void> Daemon::Parts::supervise() {
     }
     if (active->durable_sink) {
       active->durable_sink->start();
+      if (settings.adopt_after.count() > 0) {
+        publish::AdopterSettings as;
+        as.adopt_after = settings.adopt_after;
+        as.sink = settings.durable;
+        active->adopter = std::make_unique<publish::Adopter>(
+            as, lease_target, "adopted-by:" + identity.daemon_id, identity.host_id);
+        active->adopter->start();
+      }
     }
     active->watcher.emplace(ioc.get_executor(), clock, *docker, counting, *active->store,
                             removals, *active->probes, settings.watcher);

@@ -99,6 +99,10 @@ void add_serve_flags(CLI::App& serve, DaemonSettings& s, std::string& config_fil
                        : std::string("a lease TTL is between 3s and 10m");
           },
           "DURATION"));
+  f.duration("--adopt-after", "GALAXY_RM_ADOPT_AFTER",
+             "Relay the outbox rows a host left when its lease lapsed this long ago and no daemon "
+             "took it back (0s: never)",
+             s.adopt_after);
   f.value("--label-game-id", "GALAXY_RM_LABEL_GAME_ID", "Label that marks a game engine container",
           s.watcher.model.labels.game_id);
   serve

@@ -111,7 +111,11 @@ void DurableSink::start() {
     return;
   }
   started_ = true;
-  writer_ = std::thread([this] { run_writer(); });
+  if (settings_.relay_only) {
+    writer_done_ = true;
+  } else {
+    writer_ = std::thread([this] { run_writer(); });
+  }
   relay_ = std::thread([this] { run_relay(); });
 }
 
@@ -130,7 +134,7 @@ void DurableSink::apply(contract::Transition transition) {
   PushResult r = PushResult::dropped;
   {
     std::lock_guard lock(mu_);
-    if (!stopping_ && !fenced()) {
+    if (!stopping_ && !fenced() && !settings_.relay_only) {
       r = queue_.push(std::move(transition));
     }
     if (r != PushResult::accepted) {

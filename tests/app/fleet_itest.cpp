@@ -56,7 +56,7 @@ class FleetTest : public DurableTest {
   // A daemon for host `host_id` on `docker_host`, with its own state dir (named, so a restart of
   // "the same daemon" reuses it).
   Daemon& start(const std::string& name, const std::string& host_id,
-                const std::string& docker_host) {
+                const std::string& docker_host, const std::vector<std::string>& extra = {}) {
     const auto dir = state_ / name;
     std::filesystem::create_directories(dir);
     dirs_.push_back(dir);
@@ -65,6 +65,7 @@ class FleetTest : public DurableTest {
                                      "--host-id",   host_id,     "--docker-host", docker_host,
                                      "--lease-ttl", "3s",        "--inspect-interval", "1s",
                                      "--probe-interval", "300ms", "--start-grace", "0s"};
+    args.insert(args.end(), extra.begin(), extra.end());  // a flag given twice takes the last
     auto d = std::make_unique<Daemon>(label_, dir, std::vector<std::string>{}, args);
     auto& ref = *d;
     daemons_[name] = std::move(d);
@@ -268,6 +269,36 @@ TEST_F(FleetTest, AnActiveFrozenPastItsLeaseWritesNothingWhenItWakesAndStepsDown
   EXPECT_EQ(life_of(entries, c4),
             (std::vector<contract::Details>{kStarted, contract::ContainerExited{4, false}}));
   EXPECT_EQ(epoch("host-a"), first_epoch + 1) << "the woken daemon did not take the lease back";
+}
+
+TEST_F(FleetTest, RowsOfAHostGoneForGoodAreRelayedByAnotherHostsDaemon) {
+  // Host "gone" commits but cannot relay (its Redis address answers nothing), then dies for good.
+  start("gone", "host-gone", host_a_,
+        {"--redis-url", "redis://127.0.0.1:" + std::to_string(ts::free_port())});
+  const auto c = run_on(host_a_, "game-gone", {"--exit-code", "6", "--exit-after-ms", "500"});
+  wait_db([&] { return sql(db_url_, "SELECT count(*) FROM health_outbox WHERE host_id = "
+                                    "'host-gone'")[0][0] == "2"; },
+          60s, "the gone host's start and exit committed");
+  daemons_["gone"]->kill9();
+  forget("gone");
+
+  start("b", "host-b", host_b_, {"--adopt-after", "6s"});
+  auto entries = wait_stream(
+      [&](const auto& es) { return has(es, c, EventType::container_exited); }, 90s,
+      "the gone host's rows, relayed by host b's daemon");
+  std::this_thread::sleep_for(2s);
+  entries = read_stream();
+  expect_each_once(entries);
+  EXPECT_EQ(life_of(entries, c),
+            (std::vector<contract::Details>{kStarted, contract::ContainerExited{6, false}}));
+  EXPECT_EQ(sql(db_url_, "SELECT count(*) FROM health_outbox")[0][0], "0");
+  EXPECT_EQ(snapshot_host("game-gone"), "host-gone") << "relayed for it, still its host's game";
+  const auto lease = sql(db_url_, "SELECT holder, epoch, lease_until < now() FROM host_leases "
+                                  "WHERE host_id = 'host-gone'");
+  ASSERT_EQ(lease.size(), 1U);
+  EXPECT_EQ(lease[0][0].rfind("adopted-by:", 0), 0U) << lease[0][0];
+  EXPECT_EQ(lease[0][1], "2") << "the adoption took the lease: a woken daemon of host-gone is fenced";
+  EXPECT_EQ(lease[0][2], "t") << "and left it lapsed for the host's own daemon to take back";
 }
 
 // The single-host release's schema (0001 only) with its memory and an outbox row that was added

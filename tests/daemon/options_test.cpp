@@ -151,5 +151,16 @@ TEST_F(OptionsTest, TheReadmesDefaultsAreTheDaemons) {
   EXPECT_GE(checked, 10) << "the README's defaults list was not found in the expected form";
 }
 
+TEST_F(OptionsTest, TheFleetFlagsAreCheckedWhenParsed) {
+  parse({"serve", "--host-id", "eu1-node-7", "--lease-ttl", "5s", "--adopt-after", "2m"});
+  EXPECT_EQ(settings.host_id, "eu1-node-7");
+  EXPECT_EQ(settings.lease.ttl, 5s);
+  EXPECT_EQ(settings.adopt_after, 120s);
+  auto e = error_of([&] { parse({"serve", "--host-id", "node 7"}); });
+  EXPECT_NE(e.find("--host-id"), std::string::npos) << e;
+  e = error_of([&] { parse({"serve", "--lease-ttl", "1s"}); });
+  EXPECT_NE(e.find("between 3s and 10m"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace galaxy::daemon

@@ -33,6 +33,9 @@ struct DaemonSettings {
   // given the same one explicitly.
   std::string host_id;
   publish::HostLeaseSettings lease;
+  // While active, relay the rows other hosts left when their lease lapsed this long ago and no
+  // daemon took it back (0 turns adoption off). At least twice the lease TTL.
+  std::chrono::milliseconds adopt_after{60'000};
   std::chrono::milliseconds shutdown_timeout{5'000};
   std::string log_level = "info";
   LogFormat log_format = LogFormat::automatic;

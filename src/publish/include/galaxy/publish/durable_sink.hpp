@@ -63,6 +63,9 @@ struct DurableSinkSettings {
   // at fence.epoch: another daemon holds the host's lease. From then on the sink writes nothing
   // and drops what it is given; the daemon steps down.
   std::function<void(std::int64_t epoch)> on_fenced;
+  // Only the relay runs (apply() drops): for a daemon that relays the rows a host gone for good
+  // left behind (Adopter).
+  bool relay_only = false;
 };
 
 struct DurableSinkStats {
