@@ -621,16 +621,10 @@ asio::awaitable<Error> DockerClient::stream_events(EventsQuery query, EventHandl
 
 namespace {
 
-// start/stop answer 304 when there is nothing to do; remove answers 404 when it is already gone.
 // Namespace-scope lists: GCC 12 rejects braced lists as arguments of a co_await'ed call.
-// create answers 201.
-constexpr std::array<unsigned, 1> kCreateOk{201};
-constexpr std::array<unsigned, 2> kStartStopOk{204, 304};
-constexpr std::array<unsigned, 2> kRemoveOk{204, 404};
-
-}  // namespace
-
-namespace {
+constexpr std::array<unsigned, 1> kCreated{201};
+constexpr std::array<unsigned, 2> kDoneOrNothingToDo{204, 304};  // start, stop
+constexpr std::array<unsigned, 1> kRemoved{204};
 
 Result<void> expect_status(const RequestLine& line, const Reply& reply,
                            std::span<const unsigned> ok) {
@@ -645,10 +639,110 @@ Result<void> expect_status(const RequestLine& line, const Reply& reply,
   return status_error(line, reply.status, reply.body);
 }
 
+// Docker's reference grammar (name components, domain and port, tag, digest) and image ids
+// ("sha256:..." or hex) use only these characters. Every '/'-separated component has to start
+// alphanumeric, so none can be "." or "..", and none is empty: the ref cannot walk out of
+// /images/ even where a proxy would normalise the path.
+bool valid_image_ref(std::string_view ref) {
+  constexpr std::size_t kMaxRef = 512;  // a 255-character name plus a long digest
+  if (ref.empty() || ref.size() > kMaxRef || ref.find("..") != std::string_view::npos) {
+    return false;
+  }
+  bool component_start = true;
+  for (const char c : ref) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (c == '/') {
+      if (component_start) {
+        return false;  // leading '/' or "//"
+      }
+      component_start = true;
+      continue;
+    }
+    if (component_start && !alnum) {
+      return false;
+    }
+    component_start = false;
+    if (!alnum && c != '.' && c != '_' && c != '-' && c != ':' && c != '@' && c != '+') {
+      return false;
+    }
+  }
+  return !component_start;  // no trailing '/'
+}
+
+// A network that shares a namespace with the host or another container would let a spec escape
+// the isolation ContainerCreate promises; "none" and named networks do not.
+bool allowed_network(std::string_view network) {
+  return network != "host" && valid_container_ref(network);
+}
+
+Error bad_id(const std::string& id) {
+  return make_error("/", "not a container id: \"" + id.substr(0, 80) + "\"");
+}
+
+// The path after "/v{version}", each segment percent-encoded by Boost.URL so that no argument can
+// add a segment, a query or a fragment (callers validate ids too: a clear error beats a 404).
+boost::urls::url container_target(std::string_view id, std::string_view action) {
+  boost::urls::url url;
+  url.set_path_absolute(true);
+  url.segments().push_back("containers");
+  url.segments().push_back(id);
+  if (!action.empty()) {
+    url.segments().push_back(action);
+  }
+  return url;
+}
+
+Result<std::string> create_body(const ContainerCreate& spec) {
+  if (!valid_image_ref(spec.image)) {
+    return make_error("/image", "not an image reference: \"" + spec.image.substr(0, 80) + "\"");
+  }
+  if (!spec.name.empty() && !valid_container_ref(spec.name)) {
+    return make_error("/name", "not a container name: \"" + spec.name.substr(0, 80) + "\"");
+  }
+  if (!spec.network.empty() && !allowed_network(spec.network)) {
+    return make_error("/network", "not a network Runtime Manager may use: \"" +
+                                      spec.network.substr(0, 80) + "\"");
+  }
+  if (spec.memory_bytes < 0) {
+    return make_error("/memory_bytes", "must not be negative");
+  }
+  if (spec.nano_cpus < 0) {
+    return make_error("/nano_cpus", "must not be negative");
+  }
+  json::object body;
+  body["Image"] = spec.image;
+  if (!spec.cmd.empty()) {
+    body["Cmd"] = json::value_from(spec.cmd);
+  }
+  if (!spec.env.empty()) {
+    body["Env"] = json::value_from(spec.env);
+  }
+  body["Labels"] = json::value_from(spec.labels);
+  json::object host_config;
+  if (spec.memory_bytes > 0) {
+    host_config["Memory"] = spec.memory_bytes;
+    // Docker's default swap is twice Memory: an engine over its limit would page instead of
+    // being OOM-killed, which is what the limit is there to detect.
+    host_config["MemorySwap"] = spec.memory_bytes;
+  }
+  if (spec.nano_cpus > 0) {
+    host_config["NanoCpus"] = spec.nano_cpus;
+  }
+  if (!spec.network.empty()) {
+    host_config["NetworkMode"] = spec.network;
+  }
+  body["HostConfig"] = std::move(host_config);
+  return json::serialize(body);
+}
+
 }  // namespace
 
-asio::awaitable<Result<std::string>> DockerClient::create_container(ContainerCreateSpec spec) {
+asio::awaitable<Result<std::string>> DockerClient::create_container(ContainerCreate spec) {
   try {
+    auto body = create_body(spec);
+    if (!body) {
+      co_return body.error();
+    }
     auto v = co_await ensure_version();
     if (!v) {
       co_return v.error();
@@ -658,33 +752,17 @@ asio::awaitable<Result<std::string>> DockerClient::create_container(ContainerCre
     if (!spec.name.empty()) {
       url.params().append({"name", spec.name});
     }
-    json::object body;
-    body["Image"] = spec.image;
-    if (!spec.cmd.empty()) {
-      body["Cmd"] = json::value_from(spec.cmd);
-    }
-    if (!spec.env.empty()) {
-      body["Env"] = json::value_from(spec.env);
-    }
-    body["Labels"] = json::value_from(spec.labels);
-    json::object host_config;
-    if (!spec.network_mode.empty()) {
-      host_config["NetworkMode"] = spec.network_mode;
-    }
-    if (spec.memory_bytes > 0) {
-      host_config["Memory"] = spec.memory_bytes;
-    }
-    body["HostConfig"] = std::move(host_config);
     const RequestLine line{http::verb::post, std::string(url.buffer())};
-    const Reply reply = co_await round_trip(executor_, endpoint_, settings_, line,
-                                            json::serialize(body), settings_.request_timeout);
-    if (auto ok = expect_status(line, reply, kCreateOk); !ok) {
+    const Reply reply = co_await round_trip(executor_, endpoint_, settings_, line, std::move(*body),
+                                            settings_.request_timeout);
+    if (auto ok = expect_status(line, reply, kCreated); !ok) {
       co_return ok.error();
     }
     error_code ec;
-    const json::value v2 = json::parse(reply.body, ec);
-    const json::value* id = (!ec && v2.is_object()) ? v2.as_object().if_contains("Id") : nullptr;
-    if (id == nullptr || !id->is_string()) {
+    const json::value created = json::parse(reply.body, ec);
+    const json::value* id =
+        (!ec && created.is_object()) ? created.as_object().if_contains("Id") : nullptr;
+    if (id == nullptr || !id->is_string() || id->as_string().empty()) {
       co_return body_error(describe(line) + " /Id", "missing in the create response");
     }
     co_return Result<std::string>{boost::system::in_place_value, id->as_string()};
@@ -693,19 +771,15 @@ asio::awaitable<Result<std::string>> DockerClient::create_container(ContainerCre
   }
 }
 
-asio::awaitable<Result<void>> DockerClient::container_call(http_verb method, std::string id,
-                                                           std::string suffix,
+asio::awaitable<Result<void>> DockerClient::versioned_call(http_verb method, std::string tail,
                                                            std::chrono::milliseconds timeout,
                                                            std::span<const unsigned> ok) {
   try {
-    if (!valid_container_ref(id)) {
-      co_return make_error("/", "not a container id: \"" + id.substr(0, 80) + "\"");
-    }
     auto v = co_await ensure_version();
     if (!v) {
       co_return v.error();
     }
-    const RequestLine line{method, "/v" + v->to_string() + "/containers/" + id + suffix};
+    const RequestLine line{method, "/v" + v->to_string() + tail};
     const Reply reply = co_await round_trip(executor_, endpoint_, settings_, line, {}, timeout);
     co_return expect_status(line, reply, ok);
   } catch (const boost::system::system_error& e) {
@@ -714,20 +788,99 @@ asio::awaitable<Result<void>> DockerClient::container_call(http_verb method, std
 }
 
 asio::awaitable<Result<void>> DockerClient::start_container(std::string id) {
-  return container_call(http::verb::post, std::move(id), "/start", settings_.request_timeout,
-                        kStartStopOk);
+  try {
+    if (!valid_container_ref(id)) {
+      co_return bad_id(id);
+    }
+    std::string tail(container_target(id, "start").buffer());
+    co_return co_await versioned_call(http::verb::post, std::move(tail), settings_.request_timeout,
+                                      kDoneOrNothingToDo);
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception(e);
+  }
 }
 
 asio::awaitable<Result<void>> DockerClient::stop_container(std::string id,
-                                                           std::chrono::seconds grace) {
-  // Docker answers only after the grace period and the kill, so the deadline covers both.
-  return container_call(http::verb::post, std::move(id), "/stop?t=" + std::to_string(grace.count()),
-                        settings_.request_timeout + grace, kStartStopOk);
+                                                           std::chrono::seconds timeout) {
+  try {
+    if (!valid_container_ref(id)) {
+      co_return bad_id(id);
+    }
+    if (timeout.count() < 0) {
+      // Docker reads t=-1 as "wait for ever", which no deadline of ours could cover.
+      co_return make_error("/timeout", "must not be negative");
+    }
+    auto url = container_target(id, "stop");
+    url.params().append({"t", std::to_string(timeout.count())});
+    std::string tail(url.buffer());
+    // Docker answers only after the container stopped: up to the timeout, then the SIGKILL.
+    co_return co_await versioned_call(http::verb::post, std::move(tail),
+                                      settings_.request_timeout + timeout, kDoneOrNothingToDo);
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception(e);
+  }
 }
 
 asio::awaitable<Result<void>> DockerClient::remove_container(std::string id, bool force) {
-  return container_call(http::verb::delete_, std::move(id), force ? "?force=true" : "",
-                        settings_.request_timeout, kRemoveOk);
+  try {
+    if (!valid_container_ref(id)) {
+      co_return bad_id(id);
+    }
+    auto url = container_target(id, "");
+    url.params().append({"force", force ? "true" : "false"});
+    std::string tail(url.buffer());
+    co_return co_await versioned_call(http::verb::delete_, std::move(tail),
+                                      settings_.request_timeout, kRemoved);
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception(e);
+  }
+}
+
+asio::awaitable<Result<bool>> DockerClient::image_exists(std::string ref) {
+  try {
+    if (!valid_image_ref(ref)) {
+      co_return make_error("/", "not an image reference: \"" + ref.substr(0, 80) + "\"");
+    }
+    auto v = co_await ensure_version();
+    if (!v) {
+      co_return v.error();
+    }
+    // One segment per '/'-separated component: Docker's route takes the slashes of a repository
+    // name literally ("/images/{name:.*}/json"), as its own CLI sends them.
+    boost::urls::url url;
+    url.set_path_absolute(true);
+    url.segments().push_back("v" + v->to_string());
+    url.segments().push_back("images");
+    for (std::string_view rest = ref;;) {
+      const auto slash = rest.find('/');
+      url.segments().push_back(rest.substr(0, slash));
+      if (slash == std::string_view::npos) {
+        break;
+      }
+      rest.remove_prefix(slash + 1);
+    }
+    url.segments().push_back("json");
+    const RequestLine line{http::verb::get, std::string(url.buffer())};
+    const Reply reply =
+        co_await round_trip(executor_, endpoint_, settings_, line, {}, settings_.request_timeout);
+    if (reply.ec) {
+      co_return to_error(line, reply);
+    }
+    if (reply.status == 404) {
+      co_return false;
+    }
+    if (reply.status != 200) {
+      co_return status_error(line, reply.status, reply.body);
+    }
+    error_code ec;
+    const json::value image = json::parse(reply.body, ec);
+    if (ec || !image.is_object()) {
+      co_return body_error(describe(line), "the image inspect answer is not a JSON object");
+    }
+    co_return true;
+  } catch (const boost::system::system_error& e) {
+    co_return from_exception(e);
+  }
 }
 
 }  // namespace galaxy::docker

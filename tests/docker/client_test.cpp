@@ -516,45 +516,252 @@ TEST_F(ClientTest, ChunkedInspectWhoseFinalChunkArrivesInPieces) {
 
 // --- lifecycle --------------------------------------------------------------------------------
 
-TEST_F(ClientTest, CreateStartStopRemove) {
-  fake.script = [](Socket& s, const Request& req) -> asio::awaitable<void> {
-    const std::string target(req.target());
-    if (target.starts_with("/v1.41/containers/create")) {
-      co_await send(s, response(201, R"({"Id":"abc123","Warnings":[]})"));
-    } else if (target.ends_with("/start")) {
-      co_await send(s, response(304, ""));
-    } else if (req.method() == http::verb::delete_) {
-      co_await send(s, response(404, R"({"message":"No such container"})"));
-    } else {
-      co_await send(s, response(500, R"({"message":"stop failed"})"));
-    }
-  };
+TEST_F(ClientTest, CreateSendsExactlyTheSpecsFields) {
+  fake.answer(201, R"({"Id":"abc123","Warnings":[]})");
   auto client = make_client();
-  ContainerCreateSpec spec;
+  ContainerCreate spec;
   spec.name = "engine-1";
   spec.image = "galaxy/fake-engine:test";
-  spec.cmd = {"/engine", "exit", "3"};
-  spec.labels = {{"galaxy.game_id", "g-1"}};
-  spec.memory_bytes = 32 << 20;
+  spec.cmd = {"/engine", "--exit-code", "3"};
+  spec.env = {"GALAXY_GAME_ID=g-1", "EMPTY="};
+  spec.labels = {{"galaxy.game_id", "g-1"}, {"galaxy.owner", "rtm"}};
+  spec.memory_bytes = std::int64_t{32} << 20;
+  spec.nano_cpus = 500'000'000;
+  spec.network = "galaxy-engines";
   auto id = run(io, client.create_container(spec));
   ASSERT_TRUE(id) << id.error().message();
   EXPECT_EQ(*id, "abc123");
   const auto& create = fake.requests.back();
-  EXPECT_EQ(decode_query_param(std::string(create.target()), "name"), "engine-1");
   EXPECT_EQ(create.method(), http::verb::post);
+  EXPECT_EQ(create.target(), "/v1.41/containers/create?name=engine-1");
+  EXPECT_EQ(create[http::field::content_type], "application/json");
+  // Compared as a string, not as parsed JSON: nothing beyond these fields may reach Docker.
   EXPECT_EQ(create.body(),
-            R"({"Image":"galaxy/fake-engine:test","Cmd":["/engine","exit","3"],)"
-            R"("Labels":{"galaxy.game_id":"g-1"},"HostConfig":{"Memory":33554432}})");
+            R"({"Image":"galaxy/fake-engine:test","Cmd":["/engine","--exit-code","3"],)"
+            R"("Env":["GALAXY_GAME_ID=g-1","EMPTY="],)"
+            R"("Labels":{"galaxy.game_id":"g-1","galaxy.owner":"rtm"},)"
+            R"("HostConfig":{"Memory":33554432,"MemorySwap":33554432,"NanoCpus":500000000,)"
+            R"("NetworkMode":"galaxy-engines"}})");
+}
 
-  EXPECT_TRUE(run(io, client.start_container("abc123")));         // 304: already running
-  EXPECT_TRUE(run(io, client.remove_container("abc123", true)));  // 404: already gone
+TEST_F(ClientTest, CreateWithOnlyAnImageLeavesTheRestToDocker) {
+  fake.answer(201, R"({"Id":"abc123","Warnings":[]})");
+  auto client = make_client();
+  ContainerCreate spec;
+  spec.image = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  ASSERT_TRUE(run(io, client.create_container(spec)));
+  const auto& create = fake.requests.back();
+  EXPECT_EQ(create.target(), "/v1.41/containers/create");  // no name: Docker chooses
+  EXPECT_EQ(create.body(), R"({"Image":")" + spec.image + R"(","Labels":{},"HostConfig":{}})");
+}
+
+TEST_F(ClientTest, CreateErrorsCarryTheStatusAndDockersMessage) {
+  ContainerCreate spec;
+  spec.name = "engine-1";
+  spec.image = "galaxy/missing:1";
+  auto client = make_client();
+
+  fake.answer(404, R"({"message":"No such image: galaxy/missing:1"})");
+  auto missing = run(io, client.create_container(spec));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, ErrorKind::server);
+  EXPECT_EQ(missing.error().code, "404");
+  EXPECT_EQ(missing.error().reason, "HTTP 404 No such image: galaxy/missing:1");
+  EXPECT_EQ(missing.error().path, "POST /v1.41/containers/create?name=engine-1");
+
+  fake.answer(409, R"({"message":"Conflict. The container name \"/engine-1\" is already in use"})");
+  auto taken = run(io, client.create_container(spec));
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().kind, ErrorKind::server);
+  EXPECT_EQ(taken.error().code, "409");
+  EXPECT_NE(taken.error().reason.find("is already in use"), std::string::npos);
+
+  // A 201 without an Id: the daemon is not speaking the API we think.
+  for (const std::string body : {R"({"Warnings":[]})", R"({"Id":""})", "[]", "not json"}) {
+    fake.answer(201, body);
+    auto odd = run(io, client.create_container(spec));
+    ASSERT_FALSE(odd) << body;
+    EXPECT_EQ(odd.error().kind, ErrorKind::protocol) << body;
+  }
+}
+
+TEST_F(ClientTest, StartTakesAlreadyStartedAsSuccess) {
+  auto client = make_client();
+  fake.answer(204, "");
+  EXPECT_TRUE(succeeded(run(io, client.start_container("abc123"))));
+  EXPECT_EQ(fake.requests.back().method(), http::verb::post);
+  EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123/start");
+  EXPECT_TRUE(fake.requests.back().body().empty());
+
+  fake.answer(304, "");
+  EXPECT_TRUE(succeeded(run(io, client.start_container("abc123"))));
+
+  fake.answer(404, R"({"message":"No such container: abc123"})");
+  auto gone = run(io, client.start_container("abc123"));
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().kind, ErrorKind::server);
+  EXPECT_EQ(gone.error().code, "404");
+}
+
+TEST_F(ClientTest, StopSendsTheTimeoutAndTakesAlreadyStoppedAsSuccess) {
+  auto client = make_client();
+  fake.answer(204, "");
+  EXPECT_TRUE(succeeded(run(io, client.stop_container("abc123", 7s))));
+  EXPECT_EQ(fake.requests.back().method(), http::verb::post);
+  EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123/stop?t=7");
+
+  fake.answer(304, "");
+  EXPECT_TRUE(succeeded(run(io, client.stop_container("abc123", 0s))));
+  EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123/stop?t=0");
+
+  fake.answer(500, R"({"message":"stop failed"})");
+  auto failed = run(io, client.stop_container("abc123", 1s));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().kind, ErrorKind::server);
+  EXPECT_EQ(failed.error().code, "500");
+  EXPECT_EQ(failed.error().message(),
+            "POST /v1.41/containers/abc123/stop?t=1: HTTP 500 stop failed");
+}
+
+TEST_F(ClientTest, StopWaitsForTheTimeoutBeyondTheRequestDeadline) {
+  // Docker answers a stop only after the container is down, up to t seconds later.
+  asio::steady_timer later(io);
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    later.expires_after(600ms);
+    co_await later.async_wait(kTok);
+    co_await send(s, response(204, ""));
+  };
+  DockerClientSettings settings;
+  settings.host = fake.host();
+  settings.request_timeout = 200ms;
+  DockerClient client(io.get_executor(), settings);
+  EXPECT_TRUE(succeeded(run(io, client.stop_container("abc123", 1s))));
+
+  // Without a timeout to wait for, the request deadline alone applies.
+  auto late = run(io, client.stop_container("abc123", 0s));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().kind, ErrorKind::timeout);
+}
+
+TEST_F(ClientTest, RemoveSendsForceAndReportsAMissingContainerAs404) {
+  auto client = make_client();
+  fake.answer(204, "");
+  EXPECT_TRUE(succeeded(run(io, client.remove_container("abc123", true))));
+  EXPECT_EQ(fake.requests.back().method(), http::verb::delete_);
   EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123?force=true");
-  auto stop = run(io, client.stop_container("abc123", 1s));
-  ASSERT_FALSE(stop);
-  EXPECT_EQ(stop.error().reason, "HTTP 500 stop failed");
-  EXPECT_EQ(stop.error().kind, ErrorKind::server);
-  EXPECT_EQ(stop.error().code, "500");
-  EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123/stop?t=1");
+  EXPECT_TRUE(succeeded(run(io, client.remove_container("abc123", false))));
+  EXPECT_EQ(fake.targets.back(), "/v1.41/containers/abc123?force=false");
+
+  fake.answer(404, R"({"message":"No such container: abc123"})");
+  auto gone = run(io, client.remove_container("abc123", true));
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().kind, ErrorKind::server);
+  EXPECT_EQ(gone.error().code, "404");
+  EXPECT_EQ(gone.error().reason, "HTTP 404 No such container: abc123");
+
+  fake.answer(409, R"({"message":"You cannot remove a running container"})");
+  auto running = run(io, client.remove_container("abc123", false));
+  ASSERT_FALSE(running);
+  EXPECT_EQ(running.error().code, "409");
+}
+
+TEST_F(ClientTest, ImageExists) {
+  auto client = make_client();
+  fake.answer(200, R"({"Id":"sha256:0123","RepoTags":["galaxy/fake-engine:test"]})");
+  auto found = run(io, client.image_exists("galaxy/fake-engine:test"));
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_TRUE(*found);
+  EXPECT_EQ(fake.requests.back().method(), http::verb::get);
+  // The repository's slashes stay path separators, as Docker's route and CLI have them.
+  EXPECT_EQ(fake.targets.back(), "/v1.41/images/galaxy/fake-engine:test/json");
+
+  const std::string digest =
+      "registry.local:5000/team/engine@sha256:"
+      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  ASSERT_TRUE(run(io, client.image_exists(digest)));
+  EXPECT_EQ(fake.targets.back(), "/v1.41/images/" + digest + "/json");
+
+  fake.answer(404, R"({"message":"No such image: galaxy/missing:1"})");
+  auto missing = run(io, client.image_exists("galaxy/missing:1"));
+  ASSERT_TRUE(missing) << missing.error().message();
+  EXPECT_FALSE(*missing);
+
+  fake.answer(500, R"({"message":"boom"})");
+  auto failed = run(io, client.image_exists("galaxy/fake-engine:test"));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().kind, ErrorKind::server);
+  EXPECT_EQ(failed.error().code, "500");
+
+  fake.answer(200, "[]");
+  auto odd = run(io, client.image_exists("galaxy/fake-engine:test"));
+  ASSERT_FALSE(odd);
+  EXPECT_EQ(odd.error().kind, ErrorKind::protocol);
+}
+
+TEST_F(ClientTest, BadLifecycleArgumentsAreRejectedBeforeAnyRequest) {
+  auto client = make_client();
+  const std::vector<std::string> bad_refs{"",
+                                          "../info",
+                                          "galaxy/../../info",
+                                          "a/./b",
+                                          "/galaxy/engine",
+                                          "galaxy//engine",
+                                          "galaxy/",
+                                          "a b",
+                                          "a?x=1",
+                                          "a#frag",
+                                          "a%2F..",
+                                          "a\\b",
+                                          "-rm",
+                                          ".hidden",
+                                          "galaxy/.engine",
+                                          "a\nb",
+                                          std::string(600, 'a')};
+  for (const auto& ref : bad_refs) {
+    auto exists = run(io, client.image_exists(ref));
+    ASSERT_FALSE(exists) << ref;
+    EXPECT_EQ(exists.error().kind, ErrorKind::invalid) << ref;
+    ContainerCreate spec;
+    spec.image = ref;
+    auto created = run(io, client.create_container(spec));
+    ASSERT_FALSE(created) << ref;
+    EXPECT_EQ(created.error().kind, ErrorKind::invalid) << ref;
+    EXPECT_EQ(created.error().path, "/image") << ref;
+  }
+
+  ContainerCreate base;
+  base.image = "galaxy/fake-engine:test";
+  std::vector<std::pair<ContainerCreate, std::string>> bad_specs;
+  for (const std::string network : {"host", "container:abc123", "../x"}) {
+    ContainerCreate s = base;
+    s.network = network;
+    bad_specs.emplace_back(s, "/network");
+  }
+  for (const std::string name : {"a/b", "x?y", "-x"}) {
+    ContainerCreate s = base;
+    s.name = name;
+    bad_specs.emplace_back(s, "/name");
+  }
+  ContainerCreate negative = base;
+  negative.memory_bytes = -1;
+  bad_specs.emplace_back(negative, "/memory_bytes");
+  negative = base;
+  negative.nano_cpus = -1;
+  bad_specs.emplace_back(negative, "/nano_cpus");
+  for (const auto& [spec, path] : bad_specs) {
+    auto created = run(io, client.create_container(spec));
+    ASSERT_FALSE(created) << path;
+    EXPECT_EQ(created.error().kind, ErrorKind::invalid) << path;
+    EXPECT_EQ(created.error().path, path);
+  }
+
+  for (std::string bad : {"", "../../info", "a/b", "id?x=1", "-lead"}) {
+    EXPECT_EQ(run(io, client.start_container(bad)).error().kind, ErrorKind::invalid) << bad;
+    EXPECT_EQ(run(io, client.stop_container(bad, 1s)).error().kind, ErrorKind::invalid) << bad;
+    EXPECT_EQ(run(io, client.remove_container(bad, true)).error().kind, ErrorKind::invalid) << bad;
+  }
+  EXPECT_EQ(run(io, client.stop_container("abc123", -1s)).error().kind, ErrorKind::invalid);
+  EXPECT_TRUE(fake.targets.empty()) << fake.targets.front();
 }
 
 // --- TCP ----------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // DockerClient against the real dockerd at DOCKER_HOST (scripts' dev daemon: 20.10, API 1.41).
-// The image is imported from a static binary built with the tests, since nothing can be pulled.
+// The image is imported from a static binary built with the tests, since nothing can be pulled;
+// the fake-engine tests use galaxy/fake-engine:test from scripts/fake-engine-image instead.
 #include <gtest/gtest.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -14,6 +15,7 @@
 
 #include "fake_docker.hpp"  // run()
 #include "galaxy/docker/client.hpp"
+#include "galaxy/testsupport/process.hpp"
 
 namespace galaxy::docker {
 namespace {
@@ -77,8 +79,8 @@ class DockerClientIT : public ::testing::Test {
           " | xargs -r docker rm -f >/dev/null");
   }
 
-  ContainerCreateSpec spec(std::vector<std::string> cmd) const {
-    ContainerCreateSpec s;
+  ContainerCreate spec(std::vector<std::string> cmd) const {
+    ContainerCreate s;
     s.image = image_;
     s.cmd = std::move(cmd);
     s.labels = {{"galaxy.test.owner", "docker"}, {"galaxy.test.run", run_id_}};
@@ -206,7 +208,9 @@ TEST_F(DockerClientIT, LifecycleEventsListAndInspect) {
   ASSERT_TRUE(removed) << removed.error().message();
   ASSERT_TRUE(wait_for([&] { return seen("destroy"); })) << "no destroy event for " << *id;
   EXPECT_TRUE(std::holds_alternative<NotFound>(run(io_, client_->inspect(*id))));
-  EXPECT_TRUE(run(io_, client_->remove_container(*id, true)));  // already gone is fine
+  auto again = run(io_, client_->remove_container(*id, true));
+  ASSERT_FALSE(again);  // gone: the caller decides whether that is done
+  EXPECT_EQ(again.error().code, "404");
 
   ASSERT_TRUE(run(io_, client_->remove_container(*other, true)));
   EXPECT_TRUE(std::none_of(events.begin(), events.end(),
@@ -235,6 +239,120 @@ TEST_F(DockerClientIT, StopEndsARunningContainer) {
   EXPECT_EQ(std::get<ContainerInspect>(after).exit_code, 0);  // it handles SIGTERM
   EXPECT_TRUE(run(io_, client_->stop_container(*id, 1s)));    // 304: already stopped
   EXPECT_TRUE(run(io_, client_->remove_container(*id, true)));
+}
+
+// The engine image Runtime Manager's own tests run, imported by scripts/fake-engine-image.
+std::string fake_engine_image() {
+  const char* image = std::getenv("GALAXY_FAKE_ENGINE_IMAGE");  // NOLINT(concurrency-mt-unsafe)
+  return image != nullptr && *image != '\0' ? image : "galaxy/fake-engine:test";
+}
+
+// What the daemon itself recorded, read with the docker CLI rather than our own parser.
+std::string docker_inspect(const std::string& id, const std::string& format) {
+  const auto out = galaxy::testsupport::run({"docker", "inspect", "-f", format, id}, 60s);
+  EXPECT_FALSE(out.timed_out);
+  EXPECT_EQ(out.exit_code, 0) << out.output;
+  std::string text = out.output;
+  while (!text.empty() && text.back() == '\n') {
+    text.pop_back();
+  }
+  return text;
+}
+
+TEST_F(DockerClientIT, ImageExists) {
+  const std::string image = fake_engine_image();
+  auto present = run(io_, client_->image_exists(image));
+  ASSERT_TRUE(present) << present.error().message();
+  EXPECT_TRUE(*present) << image << " is missing: run scripts/fake-engine-image first";
+  auto imported = run(io_, client_->image_exists(image_));
+  ASSERT_TRUE(imported) << imported.error().message();
+  EXPECT_TRUE(*imported);
+  auto absent = run(io_, client_->image_exists("galaxy/no-such-image:" + run_id_));
+  ASSERT_TRUE(absent) << absent.error().message();
+  EXPECT_FALSE(*absent);
+}
+
+TEST_F(DockerClientIT, CreateStartStopRemoveTheFakeEngine) {
+  ContainerCreate create;
+  create.name = run_id_;
+  create.image = fake_engine_image();
+  create.cmd = {"/engine", "--port", "8080"};
+  create.env = {"GALAXY_ITEST_RUN=" + run_id_, "FAKE_ENGINE_STATUS=200"};
+  create.labels = {{"galaxy.test.owner", "docker"},
+                   {"galaxy.test.run", run_id_},
+                   {"galaxy.game_id", "game-" + run_id_}};
+  create.memory_bytes = std::int64_t{64} << 20;
+  create.nano_cpus = 250'000'000;
+  create.network = "bridge";
+  auto id = run(io_, client_->create_container(create));
+  ASSERT_TRUE(id) << id.error().message() << " (run scripts/fake-engine-image first?)";
+
+  auto taken = run(io_, client_->create_container(create));
+  ASSERT_FALSE(taken) << "a second container took the name " << run_id_;
+  EXPECT_EQ(taken.error().kind, ErrorKind::server);
+  EXPECT_EQ(taken.error().code, "409") << taken.error().message();
+
+  auto created = run(io_, client_->inspect(*id));
+  const auto* c = std::get_if<ContainerInspect>(&created);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->status, "created");
+  EXPECT_EQ(c->name, run_id_);
+  EXPECT_EQ(c->image, create.image);
+  EXPECT_EQ(c->network_mode, "bridge");
+  for (const auto& [key, value] : create.labels) {
+    ASSERT_TRUE(c->labels.contains(key)) << key;
+    EXPECT_EQ(c->labels.at(key), value) << key;
+  }
+  EXPECT_EQ(c->labels.at("galaxy.fixture"), "fake-engine");  // the image's own label is kept
+  EXPECT_EQ(docker_inspect(*id, "{{.HostConfig.Memory}}"), std::to_string(create.memory_bytes));
+  EXPECT_EQ(docker_inspect(*id, "{{.HostConfig.MemorySwap}}"), std::to_string(create.memory_bytes));
+  EXPECT_EQ(docker_inspect(*id, "{{.HostConfig.NanoCpus}}"), "250000000");
+  EXPECT_EQ(docker_inspect(*id, "{{json .Config.Cmd}}"), R"(["/engine","--port","8080"])");
+  const std::string env = docker_inspect(*id, "{{json .Config.Env}}");
+  EXPECT_NE(env.find("\"GALAXY_ITEST_RUN=" + run_id_ + "\""), std::string::npos) << env;
+  EXPECT_NE(env.find("\"FAKE_ENGINE_STATUS=200\""), std::string::npos) << env;
+  EXPECT_EQ(docker_inspect(*id, "{{.HostConfig.Privileged}}"), "false");
+  EXPECT_EQ(docker_inspect(*id, "{{len .HostConfig.Binds}}"), "0");
+
+  auto started = run(io_, client_->start_container(*id));
+  ASSERT_TRUE(started) << started.error().message();
+  auto again = run(io_, client_->start_container(*id));
+  EXPECT_TRUE(again) << again.error().message();  // 304: already started
+  auto running = run(io_, client_->inspect(*id));
+  ASSERT_TRUE(std::holds_alternative<ContainerInspect>(running));
+  EXPECT_TRUE(std::get<ContainerInspect>(running).running);
+
+  const auto before = std::chrono::steady_clock::now();
+  auto stopped = run(io_, client_->stop_container(*id, 1s));
+  ASSERT_TRUE(stopped) << stopped.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 20s);
+  auto after = run(io_, client_->inspect(*id));
+  ASSERT_TRUE(std::holds_alternative<ContainerInspect>(after));
+  EXPECT_EQ(std::get<ContainerInspect>(after).status, "exited");
+  EXPECT_FALSE(std::get<ContainerInspect>(after).running);
+  auto stopped_again = run(io_, client_->stop_container(*id, 1s));
+  EXPECT_TRUE(stopped_again) << stopped_again.error().message();  // 304: already stopped
+
+  auto removed = run(io_, client_->remove_container(*id, false));
+  ASSERT_TRUE(removed) << removed.error().message();
+  EXPECT_TRUE(std::holds_alternative<NotFound>(run(io_, client_->inspect(*id))));
+}
+
+TEST_F(DockerClientIT, RemovingAMissingContainerIs404) {
+  auto gone = run(io_, client_->remove_container("galaxy-no-such-container-" + run_id_, true));
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().kind, ErrorKind::server);
+  EXPECT_EQ(gone.error().code, "404") << gone.error().message();
+}
+
+TEST_F(DockerClientIT, CreatingFromAMissingImageIs404) {
+  ContainerCreate create = spec({});
+  create.image = "galaxy/no-such-image:" + run_id_;
+  auto id = run(io_, client_->create_container(create));
+  ASSERT_FALSE(id) << "created " << *id;
+  EXPECT_EQ(id.error().kind, ErrorKind::server);
+  EXPECT_EQ(id.error().code, "404") << id.error().message();
+  EXPECT_NE(id.error().reason.find("No such image"), std::string::npos) << id.error().reason;
 }
 
 }  // namespace

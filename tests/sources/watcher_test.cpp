@@ -10,6 +10,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <set>
+#include <utility>
 
 namespace galaxy::sources {
 namespace {
@@ -27,6 +30,12 @@ class FakeDocker final : public docker::DockerApi {
   int inspects = 0;
   int pings = 0;
   std::optional<Error> ping_error;  // the next pings fail with this, when set
+  // The lifecycle calls only record: the Watcher never makes them.
+  std::vector<docker::ContainerCreate> created;
+  std::vector<std::string> started;
+  std::vector<std::pair<std::string, std::chrono::seconds>> stopped;
+  std::vector<std::pair<std::string, bool>> removed;
+  std::set<std::string> images;
 
   asio::awaitable<Result<docker::DockerInfo>> info() override {
     co_return docker::DockerInfo{"fake-docker-id", "fake-host", "0"};
@@ -49,6 +58,26 @@ class FakeDocker final : public docker::DockerApi {
       co_return docker::NotFound{};
     }
     co_return it->second;
+  }
+  asio::awaitable<Result<std::string>> create_container(docker::ContainerCreate spec) override {
+    created.push_back(std::move(spec));
+    co_return "created-" + std::to_string(created.size());
+  }
+  asio::awaitable<Result<void>> start_container(std::string id) override {
+    started.push_back(std::move(id));
+    co_return Result<void>{};
+  }
+  asio::awaitable<Result<void>> stop_container(std::string id,
+                                               std::chrono::seconds timeout) override {
+    stopped.emplace_back(std::move(id), timeout);
+    co_return Result<void>{};
+  }
+  asio::awaitable<Result<void>> remove_container(std::string id, bool force) override {
+    removed.emplace_back(std::move(id), force);
+    co_return Result<void>{};
+  }
+  asio::awaitable<Result<bool>> image_exists(std::string ref) override {
+    co_return images.contains(ref);
   }
   asio::awaitable<Error> stream_events(docker::EventsQuery q,
                                        docker::EventHandler on_event) override {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -73,6 +74,29 @@ class DockerApi {
   // is_cancelled() when cancelled. An idle stream is not an error (Docker sends no heartbeats): run
   // ping() alongside to notice a dead daemon.
   virtual boost::asio::awaitable<Error> stream_events(EventsQuery query, EventHandler on_event) = 0;
+
+  // --- lifecycle: what Runtime Manager changes itself --------------------------------------------
+  // Ids and refs are checked before they reach a URL: a bad one is an invalid error and no request.
+
+  // POST /containers/create[?name=]: the new container's Id. A missing image is a server error
+  // with code "404", a name in use one with code "409"; Docker's message is in the reason.
+  virtual boost::asio::awaitable<Result<std::string>> create_container(ContainerCreate spec) = 0;
+
+  // POST /containers/{id}/start; 304 (already started) is success.
+  virtual boost::asio::awaitable<Result<void>> start_container(std::string id) = 0;
+
+  // POST /containers/{id}/stop?t=N: SIGTERM, then SIGKILL after timeout; 304 (already stopped) is
+  // success. Docker answers only once the container stopped, so the call's deadline is timeout
+  // plus the usual request deadline.
+  virtual boost::asio::awaitable<Result<void>> stop_container(std::string id,
+                                                              std::chrono::seconds timeout) = 0;
+
+  // DELETE /containers/{id}?force=...; a missing container is a server error with code "404"
+  // (callers that only want it gone take that as done).
+  virtual boost::asio::awaitable<Result<void>> remove_container(std::string id, bool force) = 0;
+
+  // GET /images/{ref}/json: whether the daemon has the image (200 true, 404 false).
+  virtual boost::asio::awaitable<Result<bool>> image_exists(std::string ref) = 0;
 };
 
 }  // namespace galaxy::docker

@@ -63,26 +63,26 @@ class DockerClient final : public DockerApi {
       std::string label) override;
   boost::asio::awaitable<InspectOutcome> inspect(std::string id) override;
   boost::asio::awaitable<Error> stream_events(EventsQuery query, EventHandler on_event) override;
+  boost::asio::awaitable<Result<std::string>> create_container(ContainerCreate spec) override;
+  boost::asio::awaitable<Result<void>> start_container(std::string id) override;
+  boost::asio::awaitable<Result<void>> stop_container(std::string id,
+                                                      std::chrono::seconds timeout) override;
+  boost::asio::awaitable<Result<void>> remove_container(std::string id, bool force) override;
+  boost::asio::awaitable<Result<bool>> image_exists(std::string ref) override;
 
   // GET /_ping and the version both sides speak, with the daemon's own version in the error when
   // it is too old. Calls made before any negotiation negotiate first.
   boost::asio::awaitable<Result<ApiVersion>> negotiate();
   std::optional<ApiVersion> api_version() const { return version_; }
 
-  // Container lifecycle, for the lifecycle module and the integration tests.
-  boost::asio::awaitable<Result<std::string>> create_container(ContainerCreateSpec spec);  // id
-  boost::asio::awaitable<Result<void>> start_container(std::string id);  // 304 (running) is ok
-  boost::asio::awaitable<Result<void>> stop_container(std::string id,
-                                                      std::chrono::seconds grace);    // 304 is ok
-  boost::asio::awaitable<Result<void>> remove_container(std::string id, bool force);  // 404 is ok
-
   const DockerClientSettings& settings() const { return settings_; }
 
  private:
   using http_verb = boost::beast::http::verb;
   boost::asio::awaitable<Result<ApiVersion>> ensure_version();
-  boost::asio::awaitable<Result<void>> container_call(http_verb method, std::string id,
-                                                      std::string suffix,
+  // Negotiates, then sends method "/v{version}" + tail (a path and query built by Boost.URL) with
+  // no body, and accepts the statuses in ok.
+  boost::asio::awaitable<Result<void>> versioned_call(http_verb method, std::string tail,
                                                       std::chrono::milliseconds timeout,
                                                       std::span<const unsigned> ok);
 

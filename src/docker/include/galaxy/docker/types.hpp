@@ -78,16 +78,20 @@ struct EventsQuery {
   std::optional<std::int64_t> since_nano;
 };
 
-// What the client needs to create a container; used by the lifecycle module and the tests.
-struct ContainerCreateSpec {
+// What create_container sends: only these fields ever reach Docker, so no mounts, privileged mode,
+// capabilities or host PID/IPC/network namespaces are expressible (the client also refuses
+// network "host" and "container:...").
+struct ContainerCreate {
   std::string name;  // "" lets Docker choose
   std::string image;
-  std::vector<std::string> cmd;  // empty = the image's CMD
-  std::vector<std::string> env;  // "KEY=value"
+  std::vector<std::string> cmd;  // empty: the image's own
+  std::vector<std::string> env;  // "K=V"
   std::map<std::string, std::string> labels;
-  std::string network_mode;       // "" = Docker's default bridge
-  std::int64_t memory_bytes = 0;  // 0 = no limit
-  bool operator==(const ContainerCreateSpec&) const = default;
+  // 0: no limit (HostConfig.Memory; MemorySwap set equal, so no swap beyond it).
+  std::int64_t memory_bytes = 0;
+  std::int64_t nano_cpus = 0;  // 0: no limit (HostConfig.NanoCpus)
+  std::string network;         // "": Docker's default bridge (HostConfig.NetworkMode)
+  bool operator==(const ContainerCreate&) const = default;
 };
 
 // Docker Engine API version, "1.41".
