@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <functional>
+
 #include "galaxy/cli/command_line.hpp"
 #include "galaxy/testsupport/process.hpp"
 
@@ -50,28 +52,49 @@ std::string bash_offers(const std::string& completion, const std::vector<std::st
   return r.output;
 }
 
+// Each command and, depth first, its subcommands, with the words that name it ("engines run").
+void each_command(const CLI::App& app, const std::string& path, int depth,
+                  const std::function<void(const CLI::App&, const std::string&, int)>& visit) {
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    const std::string sub_path = path.empty() ? sub->get_name() : path + " " + sub->get_name();
+    visit(*sub, sub_path, depth);
+    each_command(*sub, sub_path, depth + 1, visit);
+  }
+}
+
 TEST(Completion, EverySubcommandAndFlagIsInBothScripts) {
   const CommandLine cli;
   const auto names = subcommand_names(cli.app());
   ASSERT_EQ(names, (std::vector<std::string>{"validate", "tail", "consume", "snapshot", "hosts",
-                                             "stats", "completion"}));
+                                             "stats", "engines", "completion"}));
+  ASSERT_EQ(subcommand_names(*cli.app().get_subcommand("engines")),
+            (std::vector<std::string>{"run", "ls", "show", "stop", "restart", "rm"}));
   const auto bash = script(Shell::bash);
   const auto zsh = script(Shell::zsh);
-  for (const auto& name : names) {
-    EXPECT_NE(bash.find("    " + name + ")\n"), std::string::npos) << name;
-    EXPECT_NE(zsh.find("    '" + name + ":"), std::string::npos) << name;  // the command list
-    EXPECT_NE(zsh.find("        (" + name + ")\n"), std::string::npos) << name;
-    const CLI::App* sub = cli.app().get_subcommand(name);
-    for (const CLI::Option* opt : sub->get_options()) {
+  int seen = 0;
+  each_command(cli.app(), "", 1, [&](const CLI::App& sub, const std::string& path, int depth) {
+    ++seen;
+    const std::string& name = sub.get_name();
+    // bash: a `case $cmd` branch; a nested command's path has a space, so it is quoted.
+    const std::string label = path.find(' ') == std::string::npos ? path : "'" + path + "'";
+    EXPECT_NE(bash.find("    " + label + ")\n"), std::string::npos) << path;
+    // zsh: an entry of its parent's command list, and a branch of its parent's case, each level
+    // indented 8 more.
+    const std::size_t indent = std::size_t{8} * static_cast<std::size_t>(depth - 1);
+    EXPECT_NE(zsh.find(std::string(4 + indent, ' ') + "'" + name + ":"), std::string::npos) << path;
+    EXPECT_NE(zsh.find(std::string(8 + indent, ' ') + "(" + name + ")\n"), std::string::npos)
+        << path;
+    for (const CLI::Option* opt : sub.get_options()) {
       for (const auto& l : opt->get_lnames()) {
-        EXPECT_NE(bash.find("--" + l), std::string::npos) << name << " --" << l;
+        EXPECT_NE(bash.find("--" + l), std::string::npos) << path << " --" << l;
         const bool spec = zsh.find("'--" + l + "[") != std::string::npos ||
                           zsh.find(")--" + l + "[") != std::string::npos ||
                           zsh.find("--" + l + "=[") != std::string::npos;
-        EXPECT_TRUE(spec) << name << " --" << l;
+        EXPECT_TRUE(spec) << path << " --" << l;
       }
     }
-  }
+  });
+  EXPECT_EQ(seen, 14);
 }
 
 TEST(Completion, BashAcceptsTheBashScript) {
@@ -108,6 +131,33 @@ TEST(Completion, BashCompletesSubcommandsFlagsAndValues) {
   EXPECT_EQ(bash_offers(bash, {"galaxy-health", "--stream", "tail", "st"}), "stats\n");
 }
 
+TEST(Completion, BashCompletesTheEnginesSubcommands) {
+  const auto bash = script(Shell::bash);
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "e"}), "engines\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "engines", ""}),
+            "run\nls\nshow\nstop\nrestart\nrm\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "engines", "r"}), "run\nrestart\nrm\n");
+  // engines' own flags take a value that is not a subcommand.
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "engines", "--api", "unix:/x.sock", "s"}),
+            "show\nstop\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "--stream", "s", "engines", "l"}), "ls\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "engines", "ls", "-o", ""}), "table\nwide\njson\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "engines", "run", "--me"}), "--memory\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "engines", "stop", "--t"}),
+            "--timeout\n--token-file\n");
+  EXPECT_EQ(bash_offers(bash, {"galaxy-health", "engines", "ls", "--api", ""}), "\n");
+  const auto flags = bash_offers(bash, {"galaxy-health", "engines", "show", "-"});
+  for (const auto* f : {"-o\n", "--output\n", "--json\n", "--no-headers\n", "--api\n",
+                        "--token-file\n", "--request-timeout\n", "--help\n"}) {
+    EXPECT_NE(flags.find(f), std::string::npos) << f << flags;
+  }
+  const auto run_flags = bash_offers(bash, {"galaxy-health", "engines", "run", "--"});
+  for (const auto* f : {"--env\n", "--label\n", "--healthz-port\n", "--healthz-path\n",
+                        "--memory\n", "--cpus\n", "--network\n", "--api\n"}) {
+    EXPECT_NE(run_flags.find(f), std::string::npos) << f << run_flags;
+  }
+}
+
 TEST(Completion, ZshScriptStructure) {
   const auto zsh = script(Shell::zsh);
   EXPECT_EQ(zsh.rfind("#compdef galaxy-health\n", 0), 0U);
@@ -121,6 +171,16 @@ TEST(Completion, ZshScriptStructure) {
                      "of all the daemons)]:output:(table wide json)'"),
             std::string::npos);
   EXPECT_NE(zsh.find("'*:files:_files'"), std::string::npos);
+  // engines offers its own subcommands, then completes the one typed.
+  EXPECT_NE(
+      zsh.find("              _describe -t commands 'galaxy-health engines command' commands\n"),
+      std::string::npos);
+  EXPECT_NE(
+      zsh.find("              curcontext=${curcontext%:*:*}:galaxy-health-engines-$line[1]:\n"),
+      std::string::npos);
+  EXPECT_NE(zsh.find("'*--env=[An environment variable, KEY=VALUE (repeatable)]:env: '"),
+            std::string::npos);
+  EXPECT_NE(zsh.find("'--token-file=[A file whose first line"), std::string::npos);
   EXPECT_NE(zsh.find("'1:shell:(bash zsh)'"), std::string::npos);
   // _arguments would end a description at its first ']'.
   EXPECT_NE(zsh.find("redis://(user:password@)host:port(/db)"), std::string::npos);

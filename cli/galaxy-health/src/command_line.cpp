@@ -1,7 +1,11 @@
 #include "galaxy/cli/command_line.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <fstream>
+#include <set>
 #include <system_error>
 
 #include "galaxy/common/build_info.hpp"
@@ -22,6 +26,70 @@ CLI::Validator duration_check() {
             return d ? std::string() : d.error().message();
           },
           "DURATION"};
+}
+
+// KEY=VALUE for --env and --label: CLI11 puts the flag's name before the message.
+CLI::Validator key_value_check() {
+  return {[](const std::string& text) {
+            auto kv = parse_key_value(text, "");
+            return kv ? std::string() : kv.error().reason;
+          },
+          "KEY=VALUE"};
+}
+
+CLI::Validator api_url_check() {
+  return {[](const std::string& text) {
+            auto a = parse_api_url(text);
+            return a ? std::string() : a.error().reason;
+          },
+          "URL"};
+}
+
+CLI::Validator size_check() {
+  return {[](const std::string& text) {
+            auto n = parse_size(text);
+            return n ? std::string() : n.error().reason;
+          },
+          "SIZE"};
+}
+
+// CLI11's PositiveNumber lets NaN through (every comparison with it is false).
+CLI::Validator cpus_check() {
+  return {[](const std::string& text) {
+            double v = 0;
+            const auto* end = text.data() + text.size();
+            const auto [last, ec] = std::from_chars(text.data(), end, v);
+            if (ec != std::errc() || last != end || !std::isfinite(v) || v <= 0) {
+              return "'" + text + "' is not a number of CPUs more than 0 (1, 0.5, 2.5)";
+            }
+            return std::string();
+          },
+          "N"};
+}
+
+CLI::Validator healthz_path_check() {
+  return {[](const std::string& text) {
+            return text.starts_with('/') ? std::string() : "'" + text + "' does not start with /";
+          },
+          "PATH"};
+}
+
+// A later --env FOO=... would silently replace an earlier one; a typo is likelier than intent.
+Result<std::vector<std::pair<std::string, std::string>>> key_values(
+    const std::vector<std::string>& texts, std::string_view flag) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::set<std::string, std::less<>> seen;
+  for (const auto& t : texts) {
+    auto kv = parse_key_value(t, flag);
+    if (!kv) {
+      return kv.error();
+    }
+    if (!seen.insert(kv->first).second) {
+      return make_error(std::string(flag), kv->first + " given twice");
+    }
+    pairs.push_back(std::move(*kv));
+  }
+  return pairs;
 }
 
 std::vector<std::string> strings(auto names) {
@@ -138,11 +206,168 @@ CommandLine::CommandLine()
   stats_ = app_.add_subcommand("stats", "Stream length, first/last entry, groups, consumers");
   add_output_flags(*stats_, stats_output_);
 
+  add_engines();
+
   completion_ = app_.add_subcommand(
       "completion",
       "Print a completion script: source <(galaxy-health completion bash), or zsh likewise");
   choices(completion_->add_option("shell", completion_shell_, "bash or zsh")->required(),
           {"bash", "zsh"});
+}
+
+void CommandLine::add_engines() {
+  engines_ = app_.add_subcommand(
+      "engines",
+      "Run, list, stop, restart and remove game engines through the daemon's engines API "
+      "(runtime-manager serve). Exit 1 when the API answers with an error or cannot be reached.");
+  engines_->require_subcommand(1);
+  // On engines, not on the whole program: they mean nothing to the Redis and PostgreSQL
+  // commands. The subcommands inherit engines' fallthrough, so they work after those too.
+  engines_
+      ->add_option("--api", engines_conn_.api_url,
+                   "The daemon's API: unix:/path/to/api.sock or http://HOST:PORT (no TLS)")
+      ->envname("GALAXY_RM_API")
+      ->check(api_url_check())
+      ->capture_default_str();
+  hint(engines_
+           ->add_option("--token-file", engines_conn_.token_file,
+                        "A file whose first line (not blank, not # comment) is TOKEN or NAME "
+                        "TOKEN, sent as Authorization: Bearer TOKEN; none: no Authorization")
+           ->envname("GALAXY_RM_TOKEN_FILE"),
+       ValueHint{{}, true});
+  engines_
+      ->add_option("--request-timeout", request_timeout_,
+                   "Give up on a request after this long, connecting (at most 5s of it) "
+                   "included; Docker may take a while to create or stop a container")
+      ->check(duration_check())
+      ->capture_default_str();
+
+  auto add_game = [this](CLI::App& sub) {
+    sub.add_option("game", game_, "The game ID")->required();
+  };
+  const std::string record_help = "table, wide (more columns) or json (the record as one object)";
+
+  engines_run_ = engines_->add_subcommand(
+      "run",
+      "Create and start GAME's engine from IMAGE (a command after --); 201 created, 200 the "
+      "same spec was running already");
+  engines_run_->add_option("game", run_spec_.game_id, "The game ID")->required();
+  engines_run_->add_option("image", run_spec_.image, "The image, as the daemon allows it")
+      ->required();
+  engines_run_->add_option("cmd", run_spec_.cmd,
+                           "After --: the command and its arguments (none: the image's own)");
+  engines_run_->add_option("--env", run_env_, "An environment variable, KEY=VALUE (repeatable)")
+      ->check(key_value_check());
+  engines_run_->add_option("--label", run_labels_, "A container label, KEY=VALUE (repeatable)")
+      ->check(key_value_check());
+  healthz_port_opt_ =
+      engines_run_
+          ->add_option("--healthz-port", healthz_port_, "The port the daemon probes for health")
+          ->check(CLI::Range(1, 65535));
+  engines_run_
+      ->add_option("--healthz-path", healthz_path_, "The HTTP path it probes (with --healthz-port)")
+      ->needs(healthz_port_opt_)
+      ->check(healthz_path_check())
+      ->capture_default_str();
+  memory_opt_ = engines_run_
+                    ->add_option("--memory", memory_,
+                                 "Memory limit: 512k, 64m, 1g (1024-based: KiB, MiB, GiB) or bytes")
+                    ->check(size_check());
+  cpus_opt_ =
+      engines_run_->add_option("--cpus", cpus_, "CPU limit, in CPUs (0.5, 2)")->check(cpus_check());
+  network_opt_ =
+      engines_run_->add_option("--network", network_, "The Docker network to attach it to");
+  add_output_flags(*engines_run_, engines_output_, record_help);
+
+  engines_ls_ = engines_->add_subcommand("ls", "Every engine the daemon knows, one row each");
+  add_output_flags(*engines_ls_, engines_output_,
+                   "table, wide (more columns) or json (one JSON array of the records)");
+
+  engines_show_ = engines_->add_subcommand("show", "One engine's record");
+  add_game(*engines_show_);
+  add_output_flags(*engines_show_, engines_output_, record_help);
+
+  engines_stop_ = engines_->add_subcommand("stop", "Stop GAME's engine (it stays, stopped)");
+  add_game(*engines_stop_);
+  stop_timeout_opt_ =
+      engines_stop_
+          ->add_option("--timeout", stop_timeout_,
+                       "How long the engine may take to stop before it is killed, in whole "
+                       "seconds (rounded up); the request may take 30s longer than this")
+          ->check(duration_check());
+  add_output_flags(*engines_stop_, engines_output_, record_help);
+
+  engines_restart_ = engines_->add_subcommand("restart", "Restart GAME's engine");
+  add_game(*engines_restart_);
+  add_output_flags(*engines_restart_, engines_output_, record_help);
+
+  engines_rm_ = engines_->add_subcommand("rm", "Stop and remove GAME's engine and its container");
+  add_game(*engines_rm_);
+  add_output_flags(*engines_rm_, engines_output_, record_help);
+}
+
+int CommandLine::run_engines(std::ostream& out, std::ostream& err, bool color) {
+  auto usage = [&err](std::string_view command, const std::string& message) {
+    err << "galaxy-health engines " << command << ": " << message << "\n";
+    return kExitUsage;
+  };
+  // The option's check admitted only valid durations.
+  engines_conn_.timeouts.request = parse_duration(request_timeout_).value();
+  const auto output = engines_output_.resolve(color);
+  for (auto* sub : {engines_show_, engines_stop_, engines_restart_, engines_rm_}) {
+    if (*sub && game_.empty()) {
+      return usage(sub->get_name(), "GAME must not be empty");
+    }
+  }
+  if (*engines_run_) {
+    if (run_spec_.game_id.empty() || run_spec_.image.empty()) {
+      return usage("run", "GAME and IMAGE must not be empty");
+    }
+    auto env = key_values(run_env_, "--env");
+    auto labels = key_values(run_labels_, "--label");
+    if (!env || !labels) {
+      return usage("run", (!env ? env : labels).error().message());
+    }
+    run_spec_.env = std::move(*env);
+    run_spec_.labels = std::move(*labels);
+    if (*healthz_port_opt_) {
+      run_spec_.healthz = HealthzSpec{healthz_port_, healthz_path_};
+    }
+    if (*memory_opt_) {
+      run_spec_.memory_bytes = parse_size(memory_).value();
+    }
+    if (*cpus_opt_) {
+      run_spec_.cpus = cpus_;
+    }
+    if (*network_opt_) {
+      run_spec_.network = network_;
+    }
+    return engines(engines_conn_, run_request(run_spec_), EnginesCall::one, output, out, err);
+  }
+  if (*engines_ls_) {
+    return engines(engines_conn_, list_request(), EnginesCall::list, output, out, err);
+  }
+  if (*engines_show_) {
+    return engines(engines_conn_, show_request(game_), EnginesCall::one, output, out, err);
+  }
+  if (*engines_stop_) {
+    std::optional<std::int64_t> timeout_s;
+    if (*stop_timeout_opt_) {
+      const auto t = parse_duration(stop_timeout_).value();
+      timeout_s = (t.count() + 999) / 1000;
+      // The daemon waits that long for the engine before it answers.
+      constexpr std::chrono::seconds kMargin{30};
+      engines_conn_.timeouts.request = std::max(
+          engines_conn_.timeouts.request, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::seconds(*timeout_s) + kMargin));
+    }
+    return engines(engines_conn_, stop_request(game_, timeout_s), EnginesCall::one, output, out,
+                   err);
+  }
+  if (*engines_restart_) {
+    return engines(engines_conn_, restart_request(game_), EnginesCall::one, output, out, err);
+  }
+  return engines(engines_conn_, remove_request(game_), EnginesCall::one, output, out, err);
 }
 
 std::optional<int> CommandLine::parse(std::vector<std::string> args, std::ostream& out,
@@ -214,6 +439,9 @@ int CommandLine::run(std::istream& in, std::ostream& out, std::ostream& err, boo
   }
   if (*stats_) {
     return stats(conn_, StatsOptions{stats_output_.resolve(color)}, out, err);
+  }
+  if (*engines_) {
+    return run_engines(out, err, color);
   }
   // The options' checks admitted only valid durations.
   consume_opts_.claim_idle = parse_duration(claim_idle_).value();

@@ -28,10 +28,12 @@ struct Positional {
 };
 
 struct Command {
-  std::string name;
+  std::string name;  // the word typed
+  std::string path;  // the words from the program on, space-separated: "engines run"; top: ""
   std::string help;
-  std::vector<Flag> flags;
+  std::vector<Flag> flags;  // its own, then those it inherits by falling through to its parent
   std::vector<Positional> positionals;
+  std::vector<Command> subcommands;
 };
 
 // The first sentence: a completion menu has one line per entry.
@@ -55,8 +57,16 @@ bool has_name(const std::vector<Flag>& flags, const std::string& name) {
   });
 }
 
-Command read_command(const CLI::App& app, const CompletionHints& hints) {
-  Command cmd{app.get_name(), summary(app.get_description()), {}, {}};
+// `app` and, depth first, its subcommands. `parent` is the parent's Command (nullptr: top).
+Command read_command(const CLI::App& app, const CompletionHints& hints, const Command* parent) {
+  Command cmd{app.get_name(),
+              parent == nullptr      ? std::string()
+              : parent->path.empty() ? app.get_name()
+                                     : parent->path + " " + app.get_name(),
+              summary(app.get_description()),
+              {},
+              {},
+              {}};
   for (const CLI::Option* opt : app.get_options()) {
     if (opt->get_group().empty()) {
       continue;  // CLI11's way of hiding an option
@@ -81,37 +91,34 @@ Command read_command(const CLI::App& app, const CompletionHints& hints) {
     f.hint = hint_of(hints, opt);
     cmd.flags.push_back(std::move(f));
   }
+  if (parent != nullptr && app.get_fallthrough()) {
+    // The parent's flags work after this command's name too.
+    for (const Flag& f : parent->flags) {
+      if (!has_name(cmd.flags, f.names.front())) {
+        cmd.flags.push_back(f);
+      }
+    }
+  }
+  for (const CLI::App* sub :
+       app.get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); })) {
+    if (sub->get_disabled() || sub->get_group().empty()) {
+      continue;
+    }
+    cmd.subcommands.push_back(read_command(*sub, hints, &cmd));
+  }
   return cmd;
 }
 
 struct Model {
   std::string program;
   Command top;
-  std::vector<Command> commands;
 };
 
 Model read_model(const CLI::App& app, const CompletionHints& hints) {
   if (app.get_name().empty()) {
     throw std::logic_error("render_completion: the App needs a name (the program's)");
   }
-  Model m{app.get_name(), read_command(app, hints), {}};
-  for (const CLI::App* sub :
-       app.get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); })) {
-    if (sub->get_disabled() || sub->get_group().empty()) {
-      continue;
-    }
-    Command cmd = read_command(*sub, hints);
-    if (sub->get_fallthrough()) {
-      // The parent's flags work after the subcommand's name too.
-      for (const Flag& f : m.top.flags) {
-        if (!has_name(cmd.flags, f.names.front())) {
-          cmd.flags.push_back(f);
-        }
-      }
-    }
-    m.commands.push_back(std::move(cmd));
-  }
-  return m;
+  return Model{app.get_name(), read_command(app, hints, nullptr)};
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
@@ -210,6 +217,49 @@ std::string bash_command(const Command& cmd, const std::vector<Command>& subcomm
   return out + "      fi\n";
 }
 
+// A `case` pattern that matches exactly this word.
+std::string bash_pattern(std::string_view word) {
+  const bool plain = std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '/';
+  });
+  return plain && !word.empty() ? std::string(word) : shell_quoted(word);
+}
+
+// The scan's branches for the words typed after `cmd`'s name: its value flags skip their value,
+// and a subcommand's name moves on to it (and ends the scan when that one has no subcommands).
+std::string bash_scan(const Command& cmd) {
+  if (cmd.subcommands.empty()) {
+    return {};
+  }
+  std::string out;
+  std::vector<std::string> skip;
+  for (const auto& name : value_flag_names(cmd.flags)) {
+    skip.push_back(bash_pattern(cmd.path + "/" + name));
+  }
+  if (!skip.empty()) {
+    out += fmt::format("      {}) ((i++)) ;;\n", join(skip, "|"));
+  }
+  for (const auto& sub : cmd.subcommands) {
+    out += fmt::format("      {})\n        cmd={}\n", bash_pattern(cmd.path + "/" + sub.name),
+                       shell_quoted(sub.path));
+    out += sub.subcommands.empty() ? "        break\n        ;;\n" : "        ;;\n";
+  }
+  for (const auto& sub : cmd.subcommands) {
+    out += bash_scan(sub);
+  }
+  return out;
+}
+
+// One `case $cmd` branch per command, depth first.
+std::string bash_branches(const Command& cmd) {
+  std::string out = fmt::format("    {})\n", cmd.path.empty() ? "\"\"" : bash_pattern(cmd.path)) +
+                    bash_command(cmd, cmd.subcommands) + "      ;;\n";
+  for (const auto& sub : cmd.subcommands) {
+    out += bash_branches(sub);
+  }
+  return out;
+}
+
 std::string render_bash(const Model& m) {
   std::string fn = "_" + m.program;
   std::replace_if(
@@ -228,22 +278,14 @@ std::string render_bash(const Model& m) {
       "  elif [[ $prev == \"=\" ]] && ((COMP_CWORD > 1)); then\n"
       "    prev=${{COMP_WORDS[COMP_CWORD - 2]}}\n"
       "  fi\n"
+      "  # Which command is being typed: \"\" (none yet), a subcommand, or \"engines run\" and\n"
+      "  # the like; each level's flags that take a value skip it.\n"
       "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
-      "    case ${{COMP_WORDS[i]}} in\n",
+      "    case $cmd/${{COMP_WORDS[i]}} in\n",
       m.program, fn);
-  if (const auto skip = value_flag_names(m.top.flags); !skip.empty()) {
-    out += fmt::format("      {}) ((i++)) ;;\n", join(skip, "|"));
-  }
-  const auto names = command_names(m.commands);
-  if (!names.empty()) {
-    out += fmt::format("      {})\n        cmd=${{COMP_WORDS[i]}}\n        break\n        ;;\n",
-                       join(names, "|"));
-  }
-  out += "    esac\n  done\n  COMPREPLY=()\n  case $cmd in\n    \"\")\n";
-  out += bash_command(m.top, m.commands) + "      ;;\n";
-  for (const auto& c : m.commands) {
-    out += fmt::format("    {})\n", c.name) + bash_command(c, {}) + "      ;;\n";
-  }
+  out += bash_scan(m.top);
+  out += "    esac\n  done\n  COMPREPLY=()\n  case $cmd in\n";
+  out += bash_branches(m.top);
   out += fmt::format(
       "  esac\n"
       "  mapfile -t COMPREPLY < <(compgen -W \"$words\" -- \"$cur\")\n"
@@ -327,6 +369,41 @@ std::string zsh_arguments(const std::vector<std::string>& specs, std::string_vie
   return out;
 }
 
+// What completes `cmd` at `indent`: _arguments with its flags and positionals or, for a command
+// with subcommands, an _arguments that offers them and then completes the one typed (the same
+// again, one level down).
+std::string zsh_body(const Model& m, const Command& cmd, const std::string& indent) {
+  if (cmd.subcommands.empty()) {
+    return indent + zsh_arguments(zsh_specs(cmd), indent + "  ") + "\n";
+  }
+  const std::string words = cmd.path.empty() ? m.program : m.program + " " + cmd.path;
+  std::string context = words;
+  std::replace(context.begin(), context.end(), ' ', '-');
+  std::string out = indent + "commands=(\n";
+  for (const auto& c : cmd.subcommands) {
+    out += fmt::format("{}  '{}:{}'\n", indent, c.name, zsh_text(c.help));
+  }
+  auto specs = zsh_specs(cmd);
+  specs.emplace_back("'1: :->command'");
+  specs.emplace_back("'*:: :->args'");
+  out += indent + ")\n" + indent + zsh_arguments(specs, indent + "  ", true) + " && return\n";
+  out += fmt::format(
+      "{0}case $state in\n"
+      "{0}  (command)\n"
+      "{0}    _describe -t commands '{1} command' commands\n"
+      "{0}    ;;\n"
+      "{0}  (args)\n"
+      "{0}    curcontext=${{curcontext%:*:*}}:{2}-$line[1]:\n"
+      "{0}    case $line[1] in\n",
+      indent, words, context);
+  for (const auto& c : cmd.subcommands) {
+    out += fmt::format("{}      ({})\n", indent, c.name) + zsh_body(m, c, indent + "        ") +
+           fmt::format("{}        ;;\n", indent);
+  }
+  out += fmt::format("{0}    esac\n{0}    ;;\n{0}esac\n", indent);
+  return out;
+}
+
 std::string render_zsh(const Model& m) {
   const std::string fn = "_" + m.program;
   std::string out = fmt::format(
@@ -338,33 +415,10 @@ std::string render_zsh(const Model& m) {
       "{1}() {{\n"
       "  local curcontext=$curcontext state line\n"
       "  typeset -A opt_args\n"
-      "  local -a commands\n"
-      "  commands=(\n",
+      "  local -a commands\n",
       m.program, fn);
-  for (const auto& c : m.commands) {
-    out += fmt::format("    '{}:{}'\n", c.name, zsh_text(c.help));
-  }
-  auto top = zsh_specs(m.top);
-  top.emplace_back("'1: :->command'");
-  top.emplace_back("'*:: :->args'");
-  out += "  )\n  " + zsh_arguments(top, "    ", true) + " && return\n";
+  out += zsh_body(m, m.top, "  ");
   out += fmt::format(
-      "  case $state in\n"
-      "    (command)\n"
-      "      _describe -t commands '{0} command' commands\n"
-      "      ;;\n"
-      "    (args)\n"
-      "      curcontext=${{curcontext%:*:*}}:{0}-$line[1]:\n"
-      "      case $line[1] in\n",
-      m.program);
-  for (const auto& c : m.commands) {
-    out += fmt::format("        ({})\n          {}\n          ;;\n", c.name,
-                       zsh_arguments(zsh_specs(c), "            "));
-  }
-  out += fmt::format(
-      "      esac\n"
-      "      ;;\n"
-      "  esac\n"
       "}}\n"
       "\n"
       "# Autoloaded from $fpath the file is the function's body: define it, then complete. "

@@ -13,6 +13,7 @@
 
 #include "galaxy/cli/commands.hpp"
 #include "galaxy/cli/completion.hpp"
+#include "galaxy/cli/engines.hpp"
 
 namespace galaxy::cli {
 
@@ -50,6 +51,8 @@ class CommandLine {
       CLI::App& sub, OutputFlags& flags,
       const std::string& help = "table, wide (more columns) or json (one JSON object per line)");
   int run_validate(std::istream& in, std::ostream& out, std::ostream& err) const;
+  void add_engines();
+  int run_engines(std::ostream& out, std::ostream& err, bool color);
 
   CLI::App app_;
   CompletionHints hints_;
@@ -84,6 +87,33 @@ class CommandLine {
 
   CLI::App* stats_ = nullptr;
   OutputFlags stats_output_;
+
+  // engines and its subcommands; `game` is the GAME positional of show, stop, restart and rm.
+  CLI::App* engines_ = nullptr;
+  EnginesConnection engines_conn_;
+  std::string request_timeout_ = "2m";
+  std::string game_;
+  CLI::App* engines_run_ = nullptr;
+  EngineSpec run_spec_;
+  std::vector<std::string> run_env_;
+  std::vector<std::string> run_labels_;
+  int healthz_port_ = 0;
+  CLI::Option* healthz_port_opt_ = nullptr;
+  std::string healthz_path_ = "/healthz";
+  std::string memory_;
+  CLI::Option* memory_opt_ = nullptr;
+  double cpus_ = 0;
+  CLI::Option* cpus_opt_ = nullptr;
+  std::string network_;
+  CLI::Option* network_opt_ = nullptr;
+  CLI::App* engines_ls_ = nullptr;
+  CLI::App* engines_show_ = nullptr;
+  CLI::App* engines_stop_ = nullptr;
+  std::string stop_timeout_;
+  CLI::Option* stop_timeout_opt_ = nullptr;
+  CLI::App* engines_restart_ = nullptr;
+  CLI::App* engines_rm_ = nullptr;
+  OutputFlags engines_output_;  // only one engines subcommand runs at a time
 
   CLI::App* completion_ = nullptr;
   std::string completion_shell_;
