@@ -5,14 +5,15 @@
 #include <cstdint>
 #include <optional>
 
-#include "strict_json.hpp"
+#include "galaxy/common/utf8.hpp"
+#include "galaxy/contract/strict_json.hpp"
 
 namespace galaxy::contract {
 
 namespace {
 
-using detail::JsonKind;
-using detail::JsonNode;
+using strict::JsonKind;
+using strict::JsonNode;
 
 // --- encoding -----------------------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ std::optional<Error> check_kind(const JsonNode& node, FieldKind want, const std:
     return std::nullopt;
   }
   std::string reason = "must be " + std::string(describe(want)) + ", got " +
-                       std::string(detail::describe(node.kind));
+                       std::string(strict::describe(node.kind));
   if (!node.text.empty() &&
       (node.kind == JsonKind::out_of_range || node.kind == JsonKind::non_integer)) {
     reason += " (" + node.text.substr(0, 32) + (node.text.size() > 32 ? "..." : "") + ")";
@@ -175,7 +176,7 @@ std::optional<Error> mismatch(const JsonNode& obj, EventType type, const std::st
 
 Result<Details> decode_details(const JsonNode& obj, EventType type, const std::string& path) {
   if (obj.kind != JsonKind::object) {
-    return make_error(path, "must be an object, got " + std::string(detail::describe(obj.kind)));
+    return make_error(path, "must be an object, got " + std::string(strict::describe(obj.kind)));
   }
   const auto spec = kVariants[static_cast<std::size_t>(type)];
   for (const auto& [key, value] : obj.members) {
@@ -363,13 +364,13 @@ Result<Event> decode_payload(std::string_view json, const DecodeLimits& limits) 
   if (json.size() > limits.max_bytes) {
     return make_error("/", too_large(json.size(), limits.max_bytes));
   }
-  auto root = detail::parse_strict(json, limits.max_depth);
+  auto root = strict::parse_strict(json, limits.max_depth);
   if (!root) {
     return root.error();
   }
   if (root->kind != JsonKind::object) {
     return make_error("/",
-                      "must be a JSON object, got " + std::string(detail::describe(root->kind)));
+                      "must be a JSON object, got " + std::string(strict::describe(root->kind)));
   }
   return decode_object(*root);
 }
@@ -400,7 +401,7 @@ Result<Event> decode_entry(std::span<const EntryFieldView> fields, const DecodeL
   }
   for (std::size_t i = 0; i < 3; ++i) {
     const std::string path = field_path(kEntryFields[i]);
-    if (!detail::is_valid_utf8(*v[i])) {
+    if (!is_valid_utf8(*v[i])) {
       return make_error(path, "invalid UTF-8");
     }
     if (i < 2) {
@@ -417,7 +418,7 @@ Result<Event> decode_entry(std::span<const EntryFieldView> fields, const DecodeL
   if (!at) {
     return at.error();
   }
-  auto node = detail::parse_strict(*v[4], limits.max_depth);
+  auto node = strict::parse_strict(*v[4], limits.max_depth);
   if (!node) {
     const Error& e = node.error();
     return make_error(e.path == "/" ? "/details" : "/details" + e.path, e.reason);

@@ -1,11 +1,13 @@
-#include "strict_json.hpp"
+#include "galaxy/contract/strict_json.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <cassert>
 #include <limits>
 #include <optional>
 
-namespace galaxy::contract::detail {
+#include "galaxy/common/utf8.hpp"
+
+namespace galaxy::contract::strict {
 
 namespace {
 
@@ -259,4 +261,4 @@ Result<JsonNode> parse_strict(std::string_view input, std::size_t max_depth) {
   return std::move(*h.result());
 }
 
-}  // namespace galaxy::contract::detail
+}  // namespace galaxy::contract::strict

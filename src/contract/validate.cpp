@@ -2,13 +2,14 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "strict_json.hpp"
+#include "galaxy/common/utf8.hpp"
+#include "galaxy/contract/strict_json.hpp"
 
 namespace galaxy::contract {
 
 namespace {
 
-using detail::JsonKind;
+using strict::JsonKind;
 
 std::size_t line_bound(const ValidateOptions& o) {
   // An entry line carries five fields, each within max_bytes; JSON escaping can double them.
@@ -65,7 +66,7 @@ std::string escape_for_text(std::string_view s) {
 }
 
 std::string json_string(std::string_view s) {
-  if (!detail::is_valid_utf8(s)) {
+  if (!is_valid_utf8(s)) {
     return json_string(escape_for_text(s));  // still not UTF-8: replace raw bytes below
   }
   return boost::json::serialize(boost::json::string_view(s.data(), s.size()));
@@ -91,14 +92,14 @@ Result<Event> validate_line(std::string_view line, const ValidateOptions& option
   if (options.format == InputFormat::payload) {
     return decode_payload(line, options.limits);
   }
-  auto root = detail::parse_strict(line, options.limits.max_depth);
+  auto root = strict::parse_strict(line, options.limits.max_depth);
   if (!root) {
     const Error& e = root.error();
     return make_error(e.path, e.reason == "duplicate key" ? "repeated field" : e.reason);
   }
   if (root->kind != JsonKind::object) {
     return make_error("/", "must be a JSON object of stream fields, got " +
-                               std::string(detail::describe(root->kind)));
+                               std::string(strict::describe(root->kind)));
   }
   std::vector<EntryFieldView> fields;
   fields.reserve(root->members.size());
@@ -106,7 +107,7 @@ Result<Event> validate_line(std::string_view line, const ValidateOptions& option
     if (value.kind != JsonKind::string) {
       return make_error(
           json_pointer_append("", name),
-          "stream field values are strings, got " + std::string(detail::describe(value.kind)));
+          "stream field values are strings, got " + std::string(strict::describe(value.kind)));
     }
     fields.push_back({name, value.text});
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "galaxy/common/duration.hpp"
+#include "galaxy/common/listen_address.hpp"
 #include "galaxy/daemon/identity.hpp"
 
 namespace galaxy::daemon {
@@ -137,7 +138,7 @@ void add_serve_flags(CLI::App& serve, DaemonSettings& s, std::string& config_fil
             if (text.empty()) {
               return std::string();
             }
-            auto a = admin::parse_listen_address(text);
+            auto a = parse_listen_address(text);
             return a ? std::string() : a.error().message();
           },
           "HOST:PORT"));

@@ -89,18 +89,6 @@ TEST_F(AdminServerTest, TheIndexListsTheEndpoints) {
   EXPECT_NE(r.body.find("/echo"), std::string::npos);
 }
 
-TEST(AdminListen, AddressesAreParsedAndBadOnesNamed) {
-  auto v4 = parse_listen_address("127.0.0.1:7464");
-  ASSERT_TRUE(v4);
-  EXPECT_EQ(v4->port(), 7464);
-  auto v6 = parse_listen_address("[::1]:80");
-  ASSERT_TRUE(v6);
-  EXPECT_TRUE(v6->address().is_v6());
-  EXPECT_EQ(parse_listen_address("localhost:80").error().path, "/host");
-  EXPECT_EQ(parse_listen_address("127.0.0.1").error().path, "/port");
-  EXPECT_EQ(parse_listen_address("127.0.0.1:99999").error().path, "/port");
-}
-
 TEST(AdminListen, ABindFailureNamesTheAddress) {
   boost::asio::io_context ioc;
   AdminSettings s;

@@ -49,9 +49,6 @@ struct Response {
 
 using Handler = std::function<Response(const Request&)>;
 
-// "HOST:PORT" ("[::1]:PORT" for IPv6) to an endpoint; errors name what is wrong ("/port").
-Result<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& text);
-
 class AdminServer {
  public:
   AdminServer(boost::asio::any_io_executor executor, AdminSettings settings);

@@ -2,7 +2,8 @@
 // UTF-8 and bounds depth) driving a handler of ours that keeps what boost::json::value loses:
 // duplicate keys (rejected, not last-wins) and the literal text of numbers (so "1.0", "1e3" and
 // "9223372036854775808" are told apart from integers instead of silently becoming doubles).
-// Private to the contract module.
+// Public because every strict input of the daemon reads through it: the contract's events, and the
+// engine specs of the lifecycle API.
 #pragma once
 
 #include <cstdint>
@@ -13,9 +14,8 @@
 
 #include "galaxy/common/json_pointer.hpp"
 #include "galaxy/common/result.hpp"
-#include "galaxy/common/utf8.hpp"
 
-namespace galaxy::contract::detail {
+namespace galaxy::contract::strict {
 
 enum class JsonKind : std::uint8_t {
   null,
@@ -48,9 +48,8 @@ struct JsonMember {
 std::string_view describe(JsonKind kind);
 
 // Parses exactly one JSON value (surrounding whitespace allowed). Errors carry the JSON pointer
-// of the place they were found ("/" for the document as a whole).
+// of the place they were found ("/" for the document as a whole); a value nested too deep is
+// reported at the top-level member that holds it (the contract's "/details/KEY" one level down).
 Result<JsonNode> parse_strict(std::string_view input, std::size_t max_depth);
 
-using galaxy::is_valid_utf8;
-
-}  // namespace galaxy::contract::detail
+}  // namespace galaxy::contract::strict
