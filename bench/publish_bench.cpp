@@ -73,9 +73,9 @@ int main(int argc, char** argv) {
 
   publish::DurableSinkSettings s;
   // One host writing as fast as it can: its lease taken once, for the length of the run.
-  auto lease = publish::take_lease(pg::parse_target(pg_url).value(),
-                                   {"bench-host", "bench-daemon", "bench", "bench"},
-                                   std::chrono::hours(1));
+  auto lease =
+      publish::take_lease(pg::parse_target(pg_url).value(),
+                          {"bench-host", "bench-daemon", "bench", "bench"}, std::chrono::hours(1));
   if (!lease) {
     std::fprintf(stderr, "%s\n", lease.error().message().c_str());
     return 1;

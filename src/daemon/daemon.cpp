@@ -7,15 +7,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <filesystem>
 #include <optional>
@@ -29,6 +29,7 @@
 #include "galaxy/daemon/identity.hpp"
 #include "galaxy/daemon/sd_notify.hpp"
 #include "galaxy/daemon/stats.hpp"
+#include "galaxy/lifecycle/engines.hpp"
 #include "galaxy/publish/adopter.hpp"
 #include "galaxy/publish/host_lease.hpp"
 #include "galaxy/publish/stdout_sink.hpp"
@@ -133,6 +134,9 @@ struct Active {
   std::optional<SchedulerControl> probes;
   std::optional<sources::Watcher> watcher;
   std::unique_ptr<publish::Adopter> adopter;  // relays hosts gone for good, while active
+  // Shared with the API's handlers in flight: one that is awaiting Docker when the lease is lost
+  // keeps it alive until it answers (its record writes are then fenced: 503).
+  std::shared_ptr<lifecycle::EngineManager> engines;
   std::int64_t epoch = 0;
 };
 
@@ -149,7 +153,7 @@ struct Daemon::Parts {
   std::optional<docker::DockerClient> docker;
   CountingSink counting;
   publish::HostIdentity identity;
-  pg::Target lease_target;                     // the lease's and the adopter's connections
+  pg::Target lease_target;                    // the lease's and the adopter's connections
   std::unique_ptr<publish::HostLease> lease;  // durable sink only
   // Wakes the supervisor when the lease changes hands (posted from the lease's thread).
   asio::steady_timer lease_wake{ioc};
@@ -158,6 +162,7 @@ struct Daemon::Parts {
   LeaseStats lease_stats;
   asio::steady_timer stats_timer{ioc};
   std::optional<admin::AdminServer> admin;
+  std::optional<lifecycle::ApiServer> api;
   bool stopping = false;  // SIGTERM seen: /readyz fails from then on
   SystemdNotifier systemd{settings.notify_socket};
   asio::steady_timer watchdog_timer{ioc};
@@ -171,6 +176,8 @@ struct Daemon::Parts {
   bool holds(std::int64_t epoch) const;
   void stop_active();
   void start_admin();
+  void start_api();
+  asio::awaitable<bool> load_engines(Active& a, std::int64_t epoch);
   DaemonStats snapshot() const;
   admin::Response readyz(const admin::Request& req) const;
   void log_stats();
@@ -185,9 +192,9 @@ void Daemon::Parts::build() {
   }
   if (settings.adopt_after.count() > 0 && settings.adopt_after < 2 * settings.lease.ttl) {
     // Adopting sooner would race a host's own standby, which takes over within one TTL.
-    throw std::invalid_argument(fmt::format(
-        "--adopt-after ({} ms) must be 0s or at least twice --lease-ttl ({} ms)",
-        settings.adopt_after.count(), settings.lease.ttl.count()));
+    throw std::invalid_argument(
+        fmt::format("--adopt-after ({} ms) must be 0s or at least twice --lease-ttl ({} ms)",
+                    settings.adopt_after.count(), settings.lease.ttl.count()));
   }
   const auto dir = std::filesystem::path(settings.state_dir);
   if (settings.host_id.empty()) {
@@ -197,16 +204,16 @@ void Daemon::Parts::build() {
   identity.daemon_id = load_or_create_id(dir / "daemon-id").value();
   identity.hostname = hostname();
   identity.version = std::string(build_version());
-  auto target =
-      pg::parse_target(settings.durable.postgres_url,
-                       pg::ConnectSettings{.connect_timeout = std::chrono::ceil<std::chrono::seconds>(
-                                               settings.durable.connect_timeout),
-                                           .statement_timeout = settings.durable.statement_timeout,
-                                           // A takeover blocked behind a frozen daemon's
-                                           // transaction is tried again at the next poll
-                                           // instead of hanging the lease's thread.
-                                           .lock_timeout = std::chrono::milliseconds(2'000)})
-          .value();
+  auto target = pg::parse_target(
+                    settings.durable.postgres_url,
+                    pg::ConnectSettings{.connect_timeout = std::chrono::ceil<std::chrono::seconds>(
+                                            settings.durable.connect_timeout),
+                                        .statement_timeout = settings.durable.statement_timeout,
+                                        // A takeover blocked behind a frozen daemon's
+                                        // transaction is tried again at the next poll
+                                        // instead of hanging the lease's thread.
+                                        .lock_timeout = std::chrono::milliseconds(2'000)})
+                    .value();
   lease_target = target;
   lease = std::make_unique<publish::HostLease>(
       settings.lease,
@@ -255,6 +262,13 @@ std::unique_ptr<Active> Daemon::Parts::build_active(std::int64_t epoch) {
     a->durable_sink = std::make_unique<publish::DurableSink>(std::move(dss));
     sink = a->durable_sink.get();
     a->store = std::make_unique<DurableStateStore>(*a->durable_sink);
+    a->engines = std::make_shared<lifecycle::EngineManager>(
+        ioc.get_executor(), *docker,
+        std::make_unique<lifecycle::PgRecordStore>(lease_target, settings.durable.io_timeout,
+                                                   publish::HostFence{identity.host_id, epoch}),
+        lifecycle::EngineManagerSettings{.host_id = identity.host_id,
+                                         .labels = settings.watcher.model.labels,
+                                         .image_prefixes = settings.engine_image_prefixes});
   }
   counting.forward_to(*sink);
   // Verdicts arrive on the loop's thread, after the watcher exists.
@@ -306,6 +320,33 @@ asio::awaitable<bool> Daemon::Parts::load_state(Active& a, std::int64_t epoch) {
       co_return false;
     }
   }
+}
+
+// The records' removal intents must be known before the watcher starts (a destroy they asked
+// for is no disappearance), and the intents a crash left are finished before it does.
+asio::awaitable<bool> Daemon::Parts::load_engines(Active& a, std::int64_t epoch) {
+  if (!a.engines) {
+    co_return true;
+  }
+  auto backoff = ExponentialBackoff::without_jitter(std::chrono::milliseconds(250),
+                                                    std::chrono::milliseconds(10'000));
+  asio::steady_timer wait(ioc);
+  for (;;) {
+    auto loaded = co_await a.engines->load();
+    if (loaded) {
+      break;
+    }
+    const auto delay = backoff.next();
+    spdlog::error("cannot load the runtime records: {}; retrying in {} ms",
+                  loaded.error().message(), delay.count());
+    wait.expires_after(delay);
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping || !holds(epoch)) {
+      co_return false;
+    }
+  }
+  co_await a.engines->reconcile();
+  co_return !stopping && holds(epoch);
 }
 
 // Docker's /info ID goes beside our host id in runtime_hosts (for operators: which dockerd a host
@@ -369,7 +410,7 @@ asio::awaitable<void> Daemon::Parts::supervise() {
     }
     announced_standby = false;
     active = build_active(epoch);
-    if (!co_await load_state(*active, epoch)) {
+    if (!co_await load_state(*active, epoch) || !co_await load_engines(*active, epoch)) {
       stop_active();
       continue;
     }
@@ -384,8 +425,10 @@ asio::awaitable<void> Daemon::Parts::supervise() {
         active->adopter->start();
       }
     }
-    active->watcher.emplace(ioc.get_executor(), clock, *docker, counting, *active->store,
-                            removals, *active->probes, settings.watcher);
+    const sources::RemovalIntents& intents =
+        active->engines ? static_cast<const sources::RemovalIntents&>(*active->engines) : removals;
+    active->watcher.emplace(ioc.get_executor(), clock, *docker, counting, *active->store, intents,
+                            *active->probes, settings.watcher);
     spdlog::info("watching containers labelled {} on {}; state in {}",
                  settings.watcher.model.labels.game_id, settings.docker.host, settings.state_dir);
     tell_systemd("STATUS=watching containers; first resync in progress");
@@ -424,9 +467,9 @@ DaemonStats Daemon::Parts::snapshot() const {
     st.durable = active ? active->durable_sink->stats() : publish::DurableSinkStats{};
     st.queue_capacity = settings.durable.queue_capacity;
   } else {
-    st.stdout_sink = active ? StdoutSinkStats{active->stdout_sink->written(),
-                                              active->stdout_sink->dropped()}
-                            : StdoutSinkStats{};
+    st.stdout_sink =
+        active ? StdoutSinkStats{active->stdout_sink->written(), active->stdout_sink->dropped()}
+               : StdoutSinkStats{};
   }
   st.lease = lease_stats;
   if (lease) {
@@ -447,7 +490,8 @@ admin::Response Daemon::Parts::readyz(const admin::Request& req) const {
                       "standby: another daemon holds host " + identity.host_id + "'s lease"});
   }
   const sources::Watcher* watcher = active && active->watcher ? &*active->watcher : nullptr;
-  checks.push_back({"docker", watcher != nullptr && watcher->docker_up(), "dockerd does not answer"});
+  checks.push_back(
+      {"docker", watcher != nullptr && watcher->docker_up(), "dockerd does not answer"});
   checks.push_back(
       {"synced", watcher != nullptr && watcher->synced(), "the first resync is not done"});
   if (active && active->durable_sink) {
@@ -487,6 +531,53 @@ void Daemon::Parts::start_admin() {
   const auto at = admin->local_endpoint();
   spdlog::info("admin listening on {}:{} (/metrics, /livez, /readyz)", at.address().to_string(),
                at.port());
+}
+
+// The engine API: on the loop from start to stop; while standby every route answers 503, since
+// only the active daemon of a host may act on its dockerd.
+void Daemon::Parts::start_api() {
+  if (settings.api.listen.empty()) {
+    return;
+  }
+  if (settings.sink != SinkKind::durable) {
+    spdlog::info("engine API off: its records need the durable sink's PostgreSQL");
+    return;
+  }
+  auto as = settings.api;
+  if (const auto at = as.listen.find("STATE_DIR"); at != std::string::npos) {
+    as.listen.replace(at, 9, settings.state_dir);
+  }
+  api.emplace(ioc.get_executor(), as);
+  using Method =
+      asio::awaitable<lifecycle::ApiResponse> (lifecycle::EngineManager::*)(lifecycle::ApiRequest);
+  const auto route = [this](boost::beast::http::verb verb, const std::string& pattern,
+                            Method method) {
+    api->add(verb, pattern,
+             [this, method](lifecycle::ApiRequest req) -> asio::awaitable<lifecycle::ApiResponse> {
+               std::shared_ptr<lifecycle::EngineManager> engines =
+                   active ? active->engines : nullptr;
+               if (!engines) {
+                 co_return lifecycle::ApiResponse{
+                     503, lifecycle::error_json(lifecycle::ApiError{
+                              503, "standby",
+                              "this daemon is a standby of host " + identity.host_id +
+                                  " (or not running its sources yet); ask the active one",
+                              ""})};
+               }
+               co_return co_await ((*engines).*method)(std::move(req));
+             });
+  };
+  using boost::beast::http::verb;
+  route(verb::post, "/v1/engines", &lifecycle::EngineManager::create);
+  route(verb::get, "/v1/engines", &lifecycle::EngineManager::list);
+  route(verb::get, "/v1/engines/{game_id}", &lifecycle::EngineManager::get);
+  route(verb::post, "/v1/engines/{game_id}/stop", &lifecycle::EngineManager::stop);
+  route(verb::post, "/v1/engines/{game_id}/restart", &lifecycle::EngineManager::restart);
+  route(verb::delete_, "/v1/engines/{game_id}", &lifecycle::EngineManager::remove);
+  if (auto r = api->start(); !r) {
+    throw std::runtime_error("--api-listen: " + r.error().message());
+  }
+  spdlog::info("engine API listening on {}", api->local_address());
 }
 
 void Daemon::Parts::tell_systemd(const std::string& state) {
@@ -541,6 +632,7 @@ int Daemon::run() {
                  p.identity.daemon_id, p.identity.hostname, p.settings.lease.ttl.count());
   }
   p.start_admin();
+  p.start_api();
   // Once the loop runs: the listeners are bound and the supervisor is waiting for the lease or
   // building the sources.
   asio::post(p.ioc, [&p] {
@@ -557,6 +649,9 @@ int Daemon::run() {
     p.watchdog_timer.cancel();
     if (p.admin) {
       p.admin->stop();
+    }
+    if (p.api) {
+      p.api->stop();
     }
     if (e) {
       try {

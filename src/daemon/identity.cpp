@@ -6,7 +6,7 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 #include <fstream>
 #include <random>
 
@@ -73,14 +73,14 @@ Result<std::string> load_or_create_id(const std::filesystem::path& file) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                         0644);  // NOLINT(cppcoreguidelines-pro-type-vararg)
   if (fd < 0) {
-    return make_error(tmp, std::string("cannot be created: ") + std::strerror(errno));
+    return make_error(tmp, "cannot be created: " + std::generic_category().message(errno));
   }
   const std::string line = id + "\n";
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
                        ::fsync(fd) == 0;
   ::close(fd);
   if (!written || std::rename(tmp.c_str(), file.c_str()) != 0) {
-    return make_error(file.string(), std::string("cannot be written: ") + std::strerror(errno));
+    return make_error(file.string(), "cannot be written: " + std::generic_category().message(errno));
   }
   return id;
 }
@@ -88,9 +88,9 @@ Result<std::string> load_or_create_id(const std::filesystem::path& file) {
 std::string hostname() {
   std::array<char, 256> buf{};
   if (::gethostname(buf.data(), buf.size() - 1) != 0) {
-    return "";
+    return {};
   }
-  return std::string(buf.data());
+  return {buf.data()};
 }
 
 }  // namespace galaxy::daemon

@@ -104,6 +104,31 @@ void add_serve_flags(CLI::App& serve, DaemonSettings& s, std::string& config_fil
              "Relay the outbox rows a host left when its lease lapsed this long ago and no daemon "
              "took it back (0s: never)",
              s.adopt_after);
+  f.value("--api-listen", "GALAXY_RM_API_LISTEN",
+          "Where the engine API listens: unix:PATH or HOST:PORT (\"\" turns it off)", s.api.listen)
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            if (text.empty() || text.rfind("unix:", 0) == 0) {
+              return std::string();
+            }
+            auto a = parse_listen_address(text);
+            return a ? std::string() : a.error().message();
+          },
+          "unix:PATH|HOST:PORT"));
+  serve
+      .add_flag("--api-allow-remote", s.api.allow_remote,
+                "Let the engine API listen on a non-loopback address (it is as powerful as the "
+                "Docker socket: see the README)")
+      ->envname("GALAXY_RM_API_ALLOW_REMOTE");
+  f.value("--api-token-file", "GALAXY_RM_API_TOKEN_FILE",
+          "Bearer tokens of the engine API, one 'NAME TOKEN' per line (required for HOST:PORT)",
+          s.api.token_file);
+  serve
+      .add_option("--engine-image-prefix", s.engine_image_prefixes,
+                  "Only images starting with this may run (repeatable; none: any image)")
+      ->envname("GALAXY_RM_ENGINE_IMAGE_PREFIX")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->delimiter(',');
   f.value("--label-game-id", "GALAXY_RM_LABEL_GAME_ID", "Label that marks a game engine container",
           s.watcher.model.labels.game_id);
   serve

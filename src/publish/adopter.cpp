@@ -109,9 +109,10 @@ Result<std::optional<std::string>> Adopter::adopt_once() {
   if (!before) {
     return before.error();
   }
-  spdlog::warn("adopter: host {}'s lease lapsed over {} ms ago with {} outbox row(s) left; "
-               "relaying them (epoch {})",
-               host, settings_.adopt_after.count(), *before, *epoch);
+  spdlog::warn(
+      "adopter: host {}'s lease lapsed over {} ms ago with {} outbox row(s) left; "
+      "relaying them (epoch {})",
+      host, settings_.adopt_after.count(), *before, *epoch);
   auto ss = settings_.sink;
   ss.fence = {host, *epoch};
   ss.relay_only = true;

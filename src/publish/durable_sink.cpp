@@ -57,9 +57,10 @@ DurableBackends real_backends(const DurableSinkSettings& s, const RedisEndpoint&
   b.outbox = [pg, io = s.io_timeout](const HostFence& fence) {
     return std::make_unique<PgOutbox>(pg, io, fence);
   };
-  b.stream = [redis,
-              st = StreamSettings{s.stream, s.stream_maxlen, s.connect_timeout, s.io_timeout}](
-                 const HostFence& fence) { return std::make_unique<RedisStream>(redis, st, fence); };
+  b.stream = [redis, st = StreamSettings{s.stream, s.stream_maxlen, s.connect_timeout,
+                                         s.io_timeout}](const HostFence& fence) {
+    return std::make_unique<RedisStream>(redis, st, fence);
+  };
   return b;
 }
 
@@ -384,10 +385,9 @@ void DurableSink::wait_for_transitions() {
 // A commit wakes the relay at once; relay_poll also finds rows another daemon left behind.
 void DurableSink::wait_for_commits() {
   std::unique_lock lock(mu_);
-  relay_cv_.wait_for(lock, settings_.relay_poll,
-                     [this] {
-                       return commits_ != relay_seen_ || fenced() || (stopping_ && writer_done_);
-                     });
+  relay_cv_.wait_for(lock, settings_.relay_poll, [this] {
+    return commits_ != relay_seen_ || fenced() || (stopping_ && writer_done_);
+  });
 }
 
 void DurableSink::run_writer() {
@@ -430,9 +430,10 @@ Result<void> DurableSink::adopt_legacy() {
   if (auto d = relay_store_->legacy_done(); !d) {
     return d.error();
   }
-  spdlog::info("durable sink: adopted the pre-fleet outbox (rows up to seq {}); host {}'s Redis "
-               "high-water mark is {}",
-               **legacy, settings_.fence.host_id, *mark);
+  spdlog::info(
+      "durable sink: adopted the pre-fleet outbox (rows up to seq {}); host {}'s Redis "
+      "high-water mark is {}",
+      **legacy, settings_.fence.host_id, *mark);
   return {};
 }
 

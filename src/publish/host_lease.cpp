@@ -232,7 +232,10 @@ Result<Acquired> take_lease(const pg::Target& target, const HostIdentity& identi
 
 HostLease::HostLease(HostLeaseSettings settings, std::unique_ptr<LeaseStore> store,
                      const Clock& clock, std::function<void(LeaseState, const Acquired&)> on_change)
-    : settings_(settings), store_(std::move(store)), clock_(clock), on_change_(std::move(on_change)) {}
+    : settings_(settings),
+      store_(std::move(store)),
+      clock_(clock),
+      on_change_(std::move(on_change)) {}
 
 HostLease::~HostLease() {
   stop(false);
@@ -315,9 +318,10 @@ void HostLease::change(LeaseState next, const Acquired& how) {
 void HostLease::fenced(std::int64_t epoch) {
   const auto now = state();
   if (now.role == LeaseRole::active && now.epoch == epoch) {
-    spdlog::warn("lease: a write at epoch {} was refused: another daemon holds the lease; "
-                 "stepping down to standby",
-                 epoch);
+    spdlog::warn(
+        "lease: a write at epoch {} was refused: another daemon holds the lease; "
+        "stepping down to standby",
+        epoch);
     change({LeaseRole::standby, 0}, {});
   }
 }
@@ -356,9 +360,10 @@ std::chrono::milliseconds HostLease::step() {
       // Still active as far as this daemon knows: if another took the lease meanwhile, the
       // fence refuses this one's writes, which is what makes waiting here safe.
       if (clock_.steady() - last_renewed_ > settings_.ttl) {
-        spdlog::warn("lease: not renewed for more than its TTL ({} ms); writes are refused if "
-                     "a standby has taken over",
-                     settings_.ttl.count());
+        spdlog::warn(
+            "lease: not renewed for more than its TTL ({} ms); writes are refused if "
+            "a standby has taken over",
+            settings_.ttl.count());
       }
       return failed(renewed.error(), "renewing");
     }

@@ -185,8 +185,8 @@ Result<void> PgOutbox::commit(const Batch& batch, const std::string& writer_id) 
 }
 
 Result<std::vector<contract::StateRecord>> PgOutbox::load_state() {
-  auto r = single(
-      {"SELECT key, value::text FROM runtime_state WHERE host_id = $1 ORDER BY key", {fence_.host_id}});
+  auto r = single({"SELECT key, value::text FROM runtime_state WHERE host_id = $1 ORDER BY key",
+                   {fence_.host_id}});
   if (!r) {
     return r.error();
   }
@@ -234,8 +234,9 @@ Result<void> PgOutbox::legacy_done() {
 }
 
 Result<std::vector<OutboxRow>> PgOutbox::fetch(std::size_t limit) {
-  auto r = single({"SELECT seq, payload FROM health_outbox WHERE host_id = $1 ORDER BY seq LIMIT $2",
-                   {fence_.host_id, std::to_string(limit)}});
+  auto r =
+      single({"SELECT seq, payload FROM health_outbox WHERE host_id = $1 ORDER BY seq LIMIT $2",
+              {fence_.host_id, std::to_string(limit)}});
   if (!r) {
     return r.error();
   }

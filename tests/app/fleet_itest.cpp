@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "durable.hpp"
+#include "galaxy/testsupport/docker_hosts.hpp"
 
 namespace {
 
@@ -18,8 +19,8 @@ class FleetTest : public DurableTest {
  protected:
   void SetUp() override {
     DurableTest::SetUp();
-    host_b_ = ts::require_env("GALAXY_DOCKER_HOST_B");
-    host_a_ = ts::require_env("DOCKER_HOST");
+    host_a_ = ts::docker_host_a();
+    host_b_ = ts::docker_host_b();  // fails (not skips) when the second host is not up
     // Fails clearly when the second host is not up or lacks the test image.
     docker_on(host_b_, {"image", "inspect", "--format", "{{.Id}}", kImage});
   }
@@ -38,9 +39,8 @@ class FleetTest : public DurableTest {
     DurableTest::TearDown();
   }
 
-  static std::string docker_on(const std::string& host, std::vector<std::string> args) {
-    args.insert(args.begin(), {"-H", host});
-    return docker(args);
+  static std::string docker_on(const std::string& host, const std::vector<std::string>& args) {
+    return ts::docker_cli(host, args);
   }
 
   std::string run_on(const std::string& host, const std::string& game,
@@ -55,16 +55,17 @@ class FleetTest : public DurableTest {
 
   // A daemon for host `host_id` on `docker_host`, with its own state dir (named, so a restart of
   // "the same daemon" reuses it).
-  Daemon& start(const std::string& name, const std::string& host_id,
-                const std::string& docker_host, const std::vector<std::string>& extra = {}) {
+  Daemon& start(const std::string& name, const std::string& host_id, const std::string& docker_host,
+                const std::vector<std::string>& extra = {}) {
     const auto dir = state_ / name;
     std::filesystem::create_directories(dir);
     dirs_.push_back(dir);
-    std::vector<std::string> args = {"--sink",      "durable",   "--redis-url",   redis_url_,
-                                     "--postgres-url", db_url_,  "--stream",      stream_,
-                                     "--host-id",   host_id,     "--docker-host", docker_host,
-                                     "--lease-ttl", "3s",        "--inspect-interval", "1s",
-                                     "--probe-interval", "300ms", "--start-grace", "0s"};
+    std::vector<std::string> args = {
+        "--sink",           "durable", "--redis-url",        redis_url_,
+        "--postgres-url",   db_url_,   "--stream",           stream_,
+        "--host-id",        host_id,   "--docker-host",      docker_host,
+        "--lease-ttl",      "3s",      "--inspect-interval", "1s",
+        "--probe-interval", "300ms",   "--start-grace",      "0s"};
     args.insert(args.end(), extra.begin(), extra.end());  // a flag given twice takes the last
     auto d = std::make_unique<Daemon>(label_, dir, std::vector<std::string>{}, args);
     auto& ref = *d;
@@ -139,14 +140,20 @@ const contract::Details kStarted = contract::ContainerStarted{kImage};
 TEST_F(FleetTest, TwoHostsReportTheirOwnEventsOnceAndRestartsRaiseNoFalseDisappearance) {
   start("a", "host-a", host_a_);
   start("b", "host-b", host_b_);
-  wait_db([&] { return statuses("host-a") == std::vector<std::string>{"active"} &&
-                       statuses("host-b") == std::vector<std::string>{"active"}; },
-          30s, "both hosts active");
+  wait_db(
+      [&] {
+        return statuses("host-a") == std::vector<std::string>{"active"} &&
+               statuses("host-b") == std::vector<std::string>{"active"};
+      },
+      30s, "both hosts active");
   const auto ca = run_on(host_a_, "game-a");
   const auto cb = run_on(host_b_, "game-b");
-  wait_stream([&](const auto& es) { return has(es, ca, EventType::container_started) &&
-                                           has(es, cb, EventType::container_started); },
-              60s, "both starts");
+  wait_stream(
+      [&](const auto& es) {
+        return has(es, ca, EventType::container_started) &&
+               has(es, cb, EventType::container_started);
+      },
+      60s, "both starts");
 
   // Host A's daemon restarts cleanly (its memory holds only A's containers now), host B's is
   // SIGKILLed and restarted; each host changes meanwhile.
@@ -160,7 +167,8 @@ TEST_F(FleetTest, TwoHostsReportTheirOwnEventsOnceAndRestartsRaiseNoFalseDisappe
   start("b", "host-b", host_b_);
   auto entries = wait_stream(
       [&](const auto& es) {
-        return has(es, ca2, EventType::container_exited) && has(es, cb, EventType::container_exited);
+        return has(es, ca2, EventType::container_exited) &&
+               has(es, cb, EventType::container_exited);
       },
       90s, "a2's exit and b's kill after the restarts");
   std::this_thread::sleep_for(4s);  // inspect rounds of both hosts, then read it all
@@ -179,8 +187,10 @@ TEST_F(FleetTest, TwoHostsReportTheirOwnEventsOnceAndRestartsRaiseNoFalseDisappe
   EXPECT_EQ(snapshot_host("game-a"), "host-a");
   EXPECT_EQ(snapshot_host("game-a2"), "host-a");
   EXPECT_EQ(snapshot_host("game-b"), "host-b");
-  EXPECT_EQ(sql(db_url_, "SELECT count(*) FROM runtime_state WHERE host_id = 'host-b' AND "
-                         "key LIKE 'container/" + ca.substr(0, 12) + "%'")[0][0],
+  EXPECT_EQ(sql(db_url_,
+                "SELECT count(*) FROM runtime_state WHERE host_id = 'host-b' AND "
+                "key LIKE 'container/" +
+                    ca.substr(0, 12) + "%'")[0][0],
             "0")
       << "host A's container is in no other host's memory";
   EXPECT_EQ(sql(db_url_, "SELECT count(*) FROM runtime_state WHERE host_id = ''")[0][0], "0");
@@ -191,8 +201,11 @@ TEST_F(FleetTest, TheStandbyTakesOverWhenTheActiveIsKilledAndNothingIsLost) {
   wait_db([&] { return statuses("host-a") == std::vector<std::string>{"active"}; }, 30s,
           "the first daemon active");
   start("two", "host-a", host_a_);
-  wait_db([&] { return statuses("host-a") == std::vector<std::string>{"active", "standby"}; },
-          30s, "the second daemon standby");
+  wait_db(
+      [&] {
+        return statuses("host-a") == std::vector<std::string>{"active", "standby"};
+      },
+      30s, "the second daemon standby");
   const auto c1 = run_on(host_a_, "game-1");
   wait_stream([&](const auto& es) { return has(es, c1, EventType::container_started); }, 60s,
               "c1's start");
@@ -228,8 +241,11 @@ TEST_F(FleetTest, AnActiveFrozenPastItsLeaseWritesNothingWhenItWakesAndStepsDown
   wait_db([&] { return statuses("host-a") == std::vector<std::string>{"active"}; }, 30s,
           "the first daemon active");
   start("two", "host-a", host_a_);
-  wait_db([&] { return statuses("host-a") == std::vector<std::string>{"active", "standby"}; },
-          30s, "the second daemon standby");
+  wait_db(
+      [&] {
+        return statuses("host-a") == std::vector<std::string>{"active", "standby"};
+      },
+      30s, "the second daemon standby");
   const auto c1 = run_on(host_a_, "game-1");
   wait_stream([&](const auto& es) { return has(es, c1, EventType::container_started); }, 60s,
               "c1's start");
@@ -242,7 +258,8 @@ TEST_F(FleetTest, AnActiveFrozenPastItsLeaseWritesNothingWhenItWakesAndStepsDown
   const auto c3 = run_on(host_a_, "game-3");
   wait_stream(
       [&](const auto& es) {
-        return has(es, c2, EventType::container_exited) && has(es, c3, EventType::container_started);
+        return has(es, c2, EventType::container_exited) &&
+               has(es, c3, EventType::container_started);
       },
       60s, "the new active daemon to report c2 and c3");
 
@@ -250,8 +267,11 @@ TEST_F(FleetTest, AnActiveFrozenPastItsLeaseWritesNothingWhenItWakesAndStepsDown
   daemons_["one"]->send(SIGCONT);
   docker_on(host_a_, {"kill", c3});
   const auto c4 = run_on(host_a_, "game-4", {"--exit-code", "4", "--exit-after-ms", "500"});
-  wait_db([&] { return statuses("host-a") == std::vector<std::string>{"standby", "active"}; },
-          30s, "the woken daemon to step down");
+  wait_db(
+      [&] {
+        return statuses("host-a") == std::vector<std::string>{"standby", "active"};
+      },
+      30s, "the woken daemon to step down");
   auto entries = wait_stream(
       [&](const auto& es) {
         return has(es, c4, EventType::container_exited) && has(es, c3, EventType::container_exited);
@@ -276,16 +296,20 @@ TEST_F(FleetTest, RowsOfAHostGoneForGoodAreRelayedByAnotherHostsDaemon) {
   start("gone", "host-gone", host_a_,
         {"--redis-url", "redis://127.0.0.1:" + std::to_string(ts::free_port())});
   const auto c = run_on(host_a_, "game-gone", {"--exit-code", "6", "--exit-after-ms", "500"});
-  wait_db([&] { return sql(db_url_, "SELECT count(*) FROM health_outbox WHERE host_id = "
-                                    "'host-gone'")[0][0] == "2"; },
-          60s, "the gone host's start and exit committed");
+  wait_db(
+      [&] {
+        return sql(db_url_,
+                   "SELECT count(*) FROM health_outbox WHERE host_id = "
+                   "'host-gone'")[0][0] == "2";
+      },
+      60s, "the gone host's start and exit committed");
   daemons_["gone"]->kill9();
   forget("gone");
 
   start("b", "host-b", host_b_, {"--adopt-after", "6s"});
-  auto entries = wait_stream(
-      [&](const auto& es) { return has(es, c, EventType::container_exited); }, 90s,
-      "the gone host's rows, relayed by host b's daemon");
+  auto entries =
+      wait_stream([&](const auto& es) { return has(es, c, EventType::container_exited); }, 90s,
+                  "the gone host's rows, relayed by host b's daemon");
   std::this_thread::sleep_for(2s);
   entries = read_stream();
   expect_each_once(entries);
@@ -293,11 +317,13 @@ TEST_F(FleetTest, RowsOfAHostGoneForGoodAreRelayedByAnotherHostsDaemon) {
             (std::vector<contract::Details>{kStarted, contract::ContainerExited{6, false}}));
   EXPECT_EQ(sql(db_url_, "SELECT count(*) FROM health_outbox")[0][0], "0");
   EXPECT_EQ(snapshot_host("game-gone"), "host-gone") << "relayed for it, still its host's game";
-  const auto lease = sql(db_url_, "SELECT holder, epoch, lease_until < now() FROM host_leases "
-                                  "WHERE host_id = 'host-gone'");
+  const auto lease = sql(db_url_,
+                         "SELECT holder, epoch, lease_until < now() FROM host_leases "
+                         "WHERE host_id = 'host-gone'");
   ASSERT_EQ(lease.size(), 1U);
   EXPECT_EQ(lease[0][0].rfind("adopted-by:", 0), 0U) << lease[0][0];
-  EXPECT_EQ(lease[0][1], "2") << "the adoption took the lease: a woken daemon of host-gone is fenced";
+  EXPECT_EQ(lease[0][1], "2")
+      << "the adoption took the lease: a woken daemon of host-gone is fenced";
   EXPECT_EQ(lease[0][2], "t") << "and left it lapsed for the host's own daemon to take back";
 }
 
@@ -363,12 +389,14 @@ TEST_F(FleetTest, AnUpgradeFromTheSingleHostSchemaAdoptsItsMemoryAndReplaysNothi
   start("new", "host-new", host_a_);
   wait_stream(
       [&](const auto& es) {
-        return std::any_of(es.begin(), es.end(), [&](const Entry& en) { return en.event == eight; });
+        return std::any_of(es.begin(), es.end(),
+                           [&](const Entry& en) { return en.event == eight; });
       },
       60s, "the adopted row 8");
   docker_on(host_a_, {"kill", x});
-  auto entries = wait_stream([&](const auto& es) { return has(es, x, EventType::container_exited); },
-                             60s, "x's exit after the upgrade");
+  auto entries =
+      wait_stream([&](const auto& es) { return has(es, x, EventType::container_exited); }, 60s,
+                  "x's exit after the upgrade");
   std::this_thread::sleep_for(3s);
   entries = read_stream();
   redis({"DEL", stream_ + ":hwm"});

@@ -122,7 +122,8 @@ struct FreshStream {
   std::string key = unique_name("test:publish:") + ":health_events";
   ~FreshStream() {
     try {
-      RedisClient(url).cmd({"DEL", key, "{" + key + "}:hwm:" + kHost, "{" + key + "}:idmp:" + kHost});
+      RedisClient(url).cmd(
+          {"DEL", key, "{" + key + "}:hwm:" + kHost, "{" + key + "}:idmp:" + kHost});
     } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): best-effort cleanup
     }
   }

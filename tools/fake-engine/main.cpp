@@ -46,6 +46,7 @@ struct Options {
   int status = 200;
   int delay_ms = 0;
   bool drop = false;
+  bool ignore_term = false;  // SIGTERM does nothing: docker stop waits its timeout, then kills
   std::optional<int> exit_code;
   int exit_after_ms = 0;
   std::optional<int> oom_after_ms;
@@ -74,7 +75,8 @@ std::optional<long> to_number(std::string_view text) {
 [[noreturn]] void usage_error(const std::string& what) {
   std::fprintf(stderr,
                "fake-engine: %s\n"
-               "usage: fake-engine [serve] [--port N] [--status N] [--delay-ms N] [--drop]\n"
+               "usage: fake-engine [serve] [--port N] [--status N] [--delay-ms N] [--drop]"
+               " [--ignore-sigterm]\n"
                "                   [--exit-code N [--exit-after-ms N]] [--oom-after-ms N]"
                " [--oom-max-mb N]\n"
                "       fake-engine check [--port N] [--timeout-ms N]\n"
@@ -122,6 +124,10 @@ Options parse_options(const std::vector<std::string_view>& args) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--drop") {
       o.drop = true;
+      continue;
+    }
+    if (args[i] == "--ignore-sigterm") {
+      o.ignore_term = true;
       continue;
     }
     const auto* s = std::find_if(std::begin(settings), std::end(settings),
@@ -331,7 +337,11 @@ void handle_connection(int fd, Behaviour& b) {
 int serve(const Options& o) {
   signal(SIGPIPE, SIG_IGN);
   // As PID 1 in a container a signal without a handler is ignored; `docker stop` must work.
-  signal(SIGTERM, [](int) { std::_Exit(0); });
+  if (o.ignore_term) {
+    signal(SIGTERM, [](int) {});  // a handler (not SIG_IGN): the signal is still delivered
+  } else {
+    signal(SIGTERM, [](int) { std::_Exit(0); });
+  }
   signal(SIGINT, [](int) { std::_Exit(0); });
 
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

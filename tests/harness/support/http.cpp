@@ -28,8 +28,8 @@ using boost::system::error_code;
 template <typename Protocol>
 asio::awaitable<void> exchange(beast::basic_stream<Protocol>& stream,
                                typename Protocol::endpoint endpoint, http::verb method,
-                               std::string target, std::string host, HttpResponse& out,
-                               error_code& ec) {
+                               std::string target, std::string host, HttpExtras extras,
+                               HttpResponse& out, error_code& ec) {
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   co_await stream.async_connect(endpoint, token);
   if (ec) {
@@ -38,6 +38,13 @@ asio::awaitable<void> exchange(beast::basic_stream<Protocol>& stream,
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, host);
   req.set(http::field::connection, "close");
+  if (!extras.body.empty()) {
+    req.set(http::field::content_type, "application/json");
+  }
+  for (const auto& [name, value] : extras.headers) {
+    req.set(name, value);
+  }
+  req.body() = std::move(extras.body);
   req.prepare_payload();
   co_await http::async_write(stream, req, token);
   if (ec) {
@@ -60,14 +67,16 @@ asio::awaitable<void> exchange(beast::basic_stream<Protocol>& stream,
 template <typename Protocol>
 boost::system::result<HttpResponse> request(typename Protocol::endpoint endpoint, http::verb method,
                                             std::string_view target, std::string_view host,
-                                            std::chrono::milliseconds deadline) {
+                                            std::chrono::milliseconds deadline,
+                                            const HttpExtras& extras) {
   asio::io_context io;
   beast::basic_stream<Protocol> stream(io);
   stream.expires_after(deadline);
   HttpResponse out;
   error_code ec;
   asio::co_spawn(
-      io, exchange(stream, endpoint, method, std::string(target), std::string(host), out, ec),
+      io,
+      exchange(stream, endpoint, method, std::string(target), std::string(host), extras, out, ec),
       asio::detached);
   io.run();
   if (ec) {
@@ -80,21 +89,23 @@ boost::system::result<HttpResponse> request(typename Protocol::endpoint endpoint
 
 boost::system::result<HttpResponse> http_request(std::string_view host, std::uint16_t port,
                                                  http::verb method, std::string_view target,
-                                                 std::chrono::milliseconds deadline) {
+                                                 std::chrono::milliseconds deadline,
+                                                 const HttpExtras& extras) {
   error_code ec;
   const auto address = asio::ip::make_address(std::string(host), ec);
   if (ec) {
     return ec;
   }
-  return request<asio::ip::tcp>({address, port}, method, target, host, deadline);
+  return request<asio::ip::tcp>({address, port}, method, target, host, deadline, extras);
 }
 
 boost::system::result<HttpResponse> http_request_unix(std::string_view socket_path,
                                                       http::verb method, std::string_view target,
-                                                      std::chrono::milliseconds deadline) {
+                                                      std::chrono::milliseconds deadline,
+                                                      const HttpExtras& extras) {
   return request<asio::local::stream_protocol>(
       asio::local::stream_protocol::endpoint(std::string(socket_path)), method, target, "localhost",
-      deadline);
+      deadline, extras);
 }
 
 std::string require_env(const char* name) {

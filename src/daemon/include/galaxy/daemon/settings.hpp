@@ -10,6 +10,7 @@
 #include "galaxy/admin/server.hpp"
 #include "galaxy/daemon/logging.hpp"
 #include "galaxy/docker/client.hpp"
+#include "galaxy/lifecycle/api_server.hpp"
 #include "galaxy/probe/scheduler.hpp"
 #include "galaxy/publish/durable_sink.hpp"
 #include "galaxy/publish/host_lease.hpp"
@@ -36,6 +37,14 @@ struct DaemonSettings {
   // While active, relay the rows other hosts left when their lease lapsed this long ago and no
   // daemon took it back (0 turns adoption off). At least twice the lease TTL.
   std::chrono::milliseconds adopt_after{60'000};
+  // The engine lifecycle API (durable sink only: its records live in PostgreSQL). STATE_DIR in
+  // listen is replaced by state_dir; "" turns the API off.
+  lifecycle::ApiSettings api = [] {
+    lifecycle::ApiSettings a;
+    a.listen = "unix:STATE_DIR/api.sock";
+    return a;
+  }();
+  std::vector<std::string> engine_image_prefixes;  // empty: any image
   std::chrono::milliseconds shutdown_timeout{5'000};
   std::string log_level = "info";
   LogFormat log_format = LogFormat::automatic;

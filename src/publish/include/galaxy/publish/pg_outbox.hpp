@@ -48,8 +48,8 @@ class PgOutbox final : public OutboxStore {
   Result<std::optional<std::int64_t>> legacy_seq() override;
   Result<void> legacy_done() override;
   // Upserts the snapshots (never back to an older event) and deletes the relayed outbox rows, in
-  // one fenced transaction: every outbox row of the host up to through_seq (rows fetched from the start of the
-  // outbox, so none are skipped; rows may leave out one that could not be decoded).
+  // one fenced transaction: every outbox row of the host up to through_seq (rows fetched from the
+  // start of the outbox, so none are skipped; rows may leave out one that could not be decoded).
   Result<void> confirm(const std::vector<RelayedRow>& rows, std::int64_t through_seq) override;
 
   // Counts, for tests and the daemon's stats.
