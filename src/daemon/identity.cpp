@@ -6,9 +6,9 @@
 
 #include <array>
 #include <cerrno>
-#include <system_error>
 #include <fstream>
 #include <random>
+#include <system_error>
 
 #include "galaxy/common/random.hpp"
 
@@ -80,7 +80,8 @@ Result<std::string> load_or_create_id(const std::filesystem::path& file) {
                        ::fsync(fd) == 0;
   ::close(fd);
   if (!written || std::rename(tmp.c_str(), file.c_str()) != 0) {
-    return make_error(file.string(), "cannot be written: " + std::generic_category().message(errno));
+    return make_error(file.string(),
+                      "cannot be written: " + std::generic_category().message(errno));
   }
   return id;
 }
