@@ -166,7 +166,8 @@ docker::ContainerCreate EngineManager::to_create(const Record& r, const EngineSp
   c.image = spec.image;
   c.cmd = spec.cmd;
   for (const auto& [k, v] : spec.env) {
-    c.env.push_back(k + "=" + v);
+    c.env.push_back(k);
+    c.env.back().append("=").append(v);
   }
   c.labels = spec.labels;
   // Ours last: they are what the watcher and reconcile() find the container by.

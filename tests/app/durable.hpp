@@ -39,10 +39,10 @@ class DurableTest : public DaemonTest {
   }
   // The stream and its per-host side keys ({stream}:hwm:<host>, {stream}:idmp:<host>).
   void drop_stream() {
-    redis({"EVAL",
-           "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end "
-           "return redis.call('DEL', ARGV[2])",
-           "0", "{" + stream_ + "}:*", stream_});
+    const std::string script =
+        "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end "
+        "return redis.call('DEL', ARGV[2])";
+    redis({"EVAL", script, "0", "{" + stream_ + "}:*", stream_});
   }
 
   std::vector<std::string> sink_args() override {

@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 using boost::beast::http::verb;
 
-const std::string kToken = "gm-token-0123456789abcdef";
+constexpr const char* kToken = "gm-token-0123456789abcdef";
 
 class EnginesTest : public DurableTest {
  protected:

@@ -15,6 +15,11 @@ namespace {
 using namespace galaxy::apptest;
 using namespace std::chrono_literals;
 
+// What every engine of these tests starts with.
+contract::Details started() {
+  return contract::ContainerStarted{kImage};
+}
+
 class FleetTest : public DurableTest {
  protected:
   void SetUp() override {
@@ -135,8 +140,6 @@ class FleetTest : public DurableTest {
   std::vector<std::filesystem::path> dirs_;
 };
 
-const contract::Details kStarted = contract::ContainerStarted{kImage};
-
 TEST_F(FleetTest, TwoHostsReportTheirOwnEventsOnceAndRestartsRaiseNoFalseDisappearance) {
   start("a", "host-a", host_a_);
   start("b", "host-b", host_b_);
@@ -179,11 +182,11 @@ TEST_F(FleetTest, TwoHostsReportTheirOwnEventsOnceAndRestartsRaiseNoFalseDisappe
     EXPECT_NE(en.event.type(), EventType::container_disappeared)
         << "no host may take another's containers for gone: " << contract::encode_payload(en.event);
   }
-  EXPECT_EQ(life_of(entries, ca), std::vector<contract::Details>{kStarted});
+  EXPECT_EQ(life_of(entries, ca), std::vector<contract::Details>{started()});
   EXPECT_EQ(life_of(entries, ca2),
-            (std::vector<contract::Details>{kStarted, contract::ContainerExited{5, false}}));
+            (std::vector<contract::Details>{started(), contract::ContainerExited{5, false}}));
   EXPECT_EQ(life_of(entries, cb),
-            (std::vector<contract::Details>{kStarted, contract::ContainerExited{137, false}}));
+            (std::vector<contract::Details>{started(), contract::ContainerExited{137, false}}));
   EXPECT_EQ(snapshot_host("game-a"), "host-a");
   EXPECT_EQ(snapshot_host("game-a2"), "host-a");
   EXPECT_EQ(snapshot_host("game-b"), "host-b");
@@ -225,9 +228,9 @@ TEST_F(FleetTest, TheStandbyTakesOverWhenTheActiveIsKilledAndNothingIsLost) {
 
   expect_each_once(entries);
   EXPECT_EQ(life_of(entries, c1),
-            (std::vector<contract::Details>{kStarted, contract::ContainerExited{137, false}}));
+            (std::vector<contract::Details>{started(), contract::ContainerExited{137, false}}));
   EXPECT_EQ(life_of(entries, c2),
-            (std::vector<contract::Details>{kStarted, contract::ContainerExited{7, false}}));
+            (std::vector<contract::Details>{started(), contract::ContainerExited{7, false}}));
   EXPECT_EQ(epoch("host-a"), first_epoch + 1) << "one takeover";
   EXPECT_EQ(statuses("host-a"), (std::vector<std::string>{"lost", "active"}));
   daemons_["two"]->stop();
@@ -281,13 +284,13 @@ TEST_F(FleetTest, AnActiveFrozenPastItsLeaseWritesNothingWhenItWakesAndStepsDown
   entries = read_stream();
 
   expect_each_once(entries);
-  EXPECT_EQ(life_of(entries, c1), std::vector<contract::Details>{kStarted});
+  EXPECT_EQ(life_of(entries, c1), std::vector<contract::Details>{started()});
   EXPECT_EQ(life_of(entries, c2),
-            (std::vector<contract::Details>{kStarted, contract::ContainerExited{2, false}}));
+            (std::vector<contract::Details>{started(), contract::ContainerExited{2, false}}));
   EXPECT_EQ(life_of(entries, c3),
-            (std::vector<contract::Details>{kStarted, contract::ContainerExited{137, false}}));
+            (std::vector<contract::Details>{started(), contract::ContainerExited{137, false}}));
   EXPECT_EQ(life_of(entries, c4),
-            (std::vector<contract::Details>{kStarted, contract::ContainerExited{4, false}}));
+            (std::vector<contract::Details>{started(), contract::ContainerExited{4, false}}));
   EXPECT_EQ(epoch("host-a"), first_epoch + 1) << "the woken daemon did not take the lease back";
 }
 
@@ -314,7 +317,7 @@ TEST_F(FleetTest, RowsOfAHostGoneForGoodAreRelayedByAnotherHostsDaemon) {
   entries = read_stream();
   expect_each_once(entries);
   EXPECT_EQ(life_of(entries, c),
-            (std::vector<contract::Details>{kStarted, contract::ContainerExited{6, false}}));
+            (std::vector<contract::Details>{started(), contract::ContainerExited{6, false}}));
   EXPECT_EQ(sql(db_url_, "SELECT count(*) FROM health_outbox")[0][0], "0");
   EXPECT_EQ(snapshot_host("game-gone"), "host-gone") << "relayed for it, still its host's game";
   const auto lease = sql(db_url_,
