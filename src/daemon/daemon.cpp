@@ -575,7 +575,7 @@ void Daemon::Parts::start_api() {
   route(verb::post, "/v1/engines/{game_id}/restart", &lifecycle::EngineManager::restart);
   route(verb::delete_, "/v1/engines/{game_id}", &lifecycle::EngineManager::remove);
   if (auto r = api->start(); !r) {
-    throw std::runtime_error("--api-listen: " + r.error().message());
+    throw std::runtime_error(r.error().message());
   }
   spdlog::info("engine API listening on {}", api->local_address());
 }

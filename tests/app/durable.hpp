@@ -46,9 +46,11 @@ class DurableTest : public DaemonTest {
   }
 
   std::vector<std::string> sink_args() override {
-    return {"--sink",         "durable", "--redis-url", ts::require_env("GALAXY_REDIS_URL"),
-            "--postgres-url", db_url_,   "--stream",    stream_,
-            "--host-id",      host_id()};
+    return {"--sink", "durable", "--redis-url", ts::require_env("GALAXY_REDIS_URL"),
+            "--postgres-url", db_url_, "--stream", stream_, "--host-id", host_id(),
+            // The engine API is on by default at STATE_DIR/api.sock, too long a path for a
+            // socket under these tests' state dirs; the engines test gives its own.
+            "--api-listen", ""};
   }
 
   void services(const std::string& verb, const std::string& which) {

@@ -70,7 +70,8 @@ class FleetTest : public DurableTest {
         "--postgres-url",   db_url_,   "--stream",           stream_,
         "--host-id",        host_id,   "--docker-host",      docker_host,
         "--lease-ttl",      "3s",      "--inspect-interval", "1s",
-        "--probe-interval", "300ms",   "--start-grace",      "0s"};
+        "--probe-interval", "300ms",   "--start-grace",      "0s",
+        "--api-listen",     ""};
     args.insert(args.end(), extra.begin(), extra.end());  // a flag given twice takes the last
     auto d = std::make_unique<Daemon>(label_, dir, std::vector<std::string>{}, args);
     auto& ref = *d;
