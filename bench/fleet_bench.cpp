@@ -14,7 +14,8 @@
 //
 // Load: "as fast as they can" is a closed loop: each host keeps at most --window transitions in
 // flight (applied, not yet committed) and applies the next one the moment one commits. With
-// --rate R each host instead applies R transitions a second on a fixed schedule (open loop).
+// --rate R each host instead applies R transitions a second on a fixed schedule (open loop), the
+// hosts' schedules spread evenly over one period.
 //
 //   fleet_bench [--hosts 1,10,50] [--seconds 15] [--warmup 3] [--window 1] [--rate 0]
 //               [--events-per-transition 1] [--games 20] [--json FILE]
@@ -213,8 +214,8 @@ struct Row {
   double load_end = 0;
 };
 
-void produce(Host& h, int index, const Options& o, Clock::time_point t0, Clock::time_point warm,
-             Clock::time_point end, const std::atomic<bool>& stop) {
+void produce(Host& h, int index, int hosts, const Options& o, Clock::time_point t0,
+             Clock::time_point warm, Clock::time_point end, const std::atomic<bool>& stop) {
   const auto period =
       o.rate > 0
           ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / o.rate))
@@ -224,7 +225,9 @@ void produce(Host& h, int index, const Options& o, Clock::time_point t0, Clock::
   while (!stop.load()) {
     Clock::time_point start;
     if (o.rate > 0) {
-      start = t0 + period * static_cast<std::int64_t>(k);
+      // Host i's schedule is offset by i/N of a period: independent hosts are not phase-locked
+      // (all N due at the same instant would measure a burst of N commits, not a fleet).
+      start = t0 + period * index / hosts + period * static_cast<std::int64_t>(k);
       std::this_thread::sleep_until(start);
       if (stop.load()) {
         break;
@@ -289,6 +292,9 @@ Row run_size(int n, const Options& o, const std::string& admin, const std::strin
     s.postgres_url = pg_url;
     s.stream = stream;
     s.queue_capacity = 10'000'000;
+    // No trimming: the end check counts every event in the stream (the default MAXLEN ~ 1,000,000
+    // is below what the batched loads write in one run).
+    s.stream_maxlen = 1'000'000'000;
     publish::DurableBackends b;
     Host& ref = *h;
     b.outbox = [&ref, target, io = s.io_timeout](const publish::HostFence& fence) {
@@ -316,8 +322,8 @@ Row run_size(int n, const Options& o, const std::string& admin, const std::strin
       warm + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   for (int i = 0; i < n; ++i) {
     Host& h = *hosts[static_cast<std::size_t>(i)];
-    h.producer =
-        std::thread([&h, i, &o, t0, warm, end, &stop] { produce(h, i, o, t0, warm, end, stop); });
+    h.producer = std::thread(
+        [&h, i, n, &o, t0, warm, end, &stop] { produce(h, i, n, o, t0, warm, end, stop); });
   }
   const auto snapshot = [&](std::uint64_t& committed, std::uint64_t& relayed,
                             std::uint64_t& commits) {
