@@ -9,7 +9,7 @@ namespace galaxy::admin {
 
 namespace {
 
-bool valid_name(std::string_view n) {
+[[maybe_unused]] bool valid_name(std::string_view n) {
   if (n.empty()) {
     return false;
   }
