@@ -280,6 +280,27 @@ asio::awaitable<Result<std::string>> EngineManager::find_container(const Record&
   co_return std::string();
 }
 
+ApiResponse EngineManager::busy_error(const std::string& game) {
+  ++stats_.conflicts;
+  return error_response(409, "action_in_progress",
+                        "another action on game " + game + " is in progress", "/game_id");
+}
+
+// The game's current record, or the answer when there is none to act on (404) or the store
+// failed (503).
+asio::awaitable<std::variant<Record, ApiResponse>> EngineManager::live_record(
+    const std::string& game) {
+  auto work = [this, &game] { return store_->current(game); };
+  auto cur = *co_await on_store(work);
+  if (!cur) {
+    co_return store_error(cur.error());
+  }
+  if (!*cur || (*cur)->desired == Desired::removed) {
+    co_return error_response(404, "not_found", "no engine for game " + game, "/game_id");
+  }
+  co_return std::move(**cur);
+}
+
 asio::awaitable<ApiResponse> EngineManager::create(ApiRequest req) {
   auto parsed = parse_engine_spec(req.body, settings_.image_prefixes);
   if (auto* e = std::get_if<ApiError>(&parsed)) {
@@ -287,10 +308,7 @@ asio::awaitable<ApiResponse> EngineManager::create(ApiRequest req) {
   }
   const EngineSpec spec = std::get<EngineSpec>(std::move(parsed));
   if (busy_.contains(spec.game_id)) {
-    ++stats_.conflicts;
-    co_return error_response(409, "action_in_progress",
-                             "another action on game " + spec.game_id + " is in progress",
-                             "/game_id");
+    co_return busy_error(spec.game_id);
   }
   Busy busy(busy_, spec.game_id);
   const std::string canonical = spec_json(spec);
@@ -406,20 +424,15 @@ asio::awaitable<ApiResponse> EngineManager::stop(ApiRequest req) {
   }
   const auto timeout = std::get<0>(body).value_or(settings_.default_stop_timeout);
   if (busy_.contains(game)) {
-    ++stats_.conflicts;
-    co_return error_response(409, "action_in_progress",
-                             "another action on game " + game + " is in progress", "/game_id");
+    co_return busy_error(game);
   }
   Busy busy(busy_, game);
-  auto work = [this, &game] { return store_->current(game); };
-  auto cur = *co_await on_store(work);
-  if (!cur) {
-    co_return store_error(cur.error());
+  auto found = co_await live_record(game);
+  if (auto* answer = std::get_if<ApiResponse>(&found)) {
+    co_return std::move(*answer);
   }
-  if (!*cur || (*cur)->desired == Desired::removed) {
-    co_return error_response(404, "not_found", "no engine for game " + game, "/game_id");
-  }
-  Record r = **cur;
+  const Record current = std::get<Record>(std::move(found));
+  Record r = current;
   r.desired = Desired::stopped;
   r.action = Action::stop;
   r.action_by = req.who;
@@ -453,27 +466,22 @@ asio::awaitable<ApiResponse> EngineManager::stop(ApiRequest req) {
 asio::awaitable<ApiResponse> EngineManager::restart(ApiRequest req) {
   const std::string game = req.params["game_id"];
   if (busy_.contains(game)) {
-    ++stats_.conflicts;
-    co_return error_response(409, "action_in_progress",
-                             "another action on game " + game + " is in progress", "/game_id");
+    co_return busy_error(game);
   }
   Busy busy(busy_, game);
-  auto work = [this, &game] { return store_->current(game); };
-  auto cur = *co_await on_store(work);
-  if (!cur) {
-    co_return store_error(cur.error());
+  auto found = co_await live_record(game);
+  if (auto* answer = std::get_if<ApiResponse>(&found)) {
+    co_return std::move(*answer);
   }
-  if (!*cur || (*cur)->desired == Desired::removed) {
-    co_return error_response(404, "not_found", "no engine for game " + game, "/game_id");
-  }
-  auto parsed = spec_from_json((*cur)->spec);
+  const Record current = std::get<Record>(std::move(found));
+  auto parsed = spec_from_json(current.spec);
   if (auto* e = std::get_if<ApiError>(&parsed)) {
     co_return error_response(503, "bad_record", "the stored spec does not read: " + e->message);
   }
   const EngineSpec spec = std::get<EngineSpec>(std::move(parsed));
   // The old incarnation's removal is recorded first, then the new one begins: a crash anywhere
   // leaves intents reconcile() finishes.
-  Record old = **cur;
+  Record old = current;
   old.desired = Desired::removed;
   old.action = Action::remove;
   old.action_by = req.who;
@@ -516,20 +524,15 @@ asio::awaitable<ApiResponse> EngineManager::restart(ApiRequest req) {
 asio::awaitable<ApiResponse> EngineManager::remove(ApiRequest req) {
   const std::string game = req.params["game_id"];
   if (busy_.contains(game)) {
-    ++stats_.conflicts;
-    co_return error_response(409, "action_in_progress",
-                             "another action on game " + game + " is in progress", "/game_id");
+    co_return busy_error(game);
   }
   Busy busy(busy_, game);
-  auto work = [this, &game] { return store_->current(game); };
-  auto cur = *co_await on_store(work);
-  if (!cur) {
-    co_return store_error(cur.error());
+  auto found = co_await live_record(game);
+  if (auto* answer = std::get_if<ApiResponse>(&found)) {
+    co_return std::move(*answer);
   }
-  if (!*cur || (*cur)->desired == Desired::removed) {
-    co_return error_response(404, "not_found", "no engine for game " + game, "/game_id");
-  }
-  Record r = **cur;
+  const Record current = std::get<Record>(std::move(found));
+  Record r = current;
   r.desired = Desired::removed;
   r.action = Action::remove;
   r.action_by = req.who;

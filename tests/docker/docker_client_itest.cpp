@@ -243,8 +243,7 @@ TEST_F(DockerClientIT, StopEndsARunningContainer) {
 
 // The engine image Runtime Manager's own tests run, imported by scripts/fake-engine-image.
 std::string fake_engine_image() {
-  const char* image = std::getenv("GALAXY_FAKE_ENGINE_IMAGE");  // NOLINT(concurrency-mt-unsafe)
-  return image != nullptr && *image != '\0' ? image : "galaxy/fake-engine:test";
+  return "galaxy/fake-engine:test";
 }
 
 // What the daemon itself recorded, read with the docker CLI rather than our own parser.

@@ -20,6 +20,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "galaxy/docker/api.hpp"
@@ -84,6 +85,8 @@ class EngineManager final : public sources::RemovalIntents {
   docker::ContainerCreate to_create(const Record& r, const EngineSpec& spec) const;
   boost::asio::awaitable<Result<std::string>> find_container(const Record& r);
   ApiResponse fail(const std::string& what, const Record& r, const Error& e);
+  ApiResponse busy_error(const std::string& game);
+  boost::asio::awaitable<std::variant<Record, ApiResponse>> live_record(const std::string& game);
 
   boost::asio::any_io_executor executor_;
   docker::DockerApi& docker_;
