@@ -40,7 +40,9 @@ struct ApiSettings {
   std::string token_file;     // "" none; required when listening on TCP
   std::size_t max_body = std::size_t{64} * 1024;
   std::chrono::milliseconds read_timeout{10'000};  // headers+body of one request
-  std::size_t max_connections = 64;                // more are closed at accept
+  // More are closed at accept. Game Master may start a hundred engines at once, each request
+  // held open until Docker has started its container.
+  std::size_t max_connections = 512;
 };
 
 struct ApiRequest {
