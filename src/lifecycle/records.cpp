@@ -85,12 +85,9 @@ Result<pg::Conn*> PgRecordStore::conn() {
     return &*conn_;
   }
   conn_.reset();
-  auto c = pg::Conn::open(target_, io_timeout_);
+  auto c = publish::open_migrated(target_, io_timeout_);
   if (!c) {
     return c.error();
-  }
-  if (auto m = publish::apply_migrations(*c); !m) {
-    return m.error();
   }
   conn_.emplace(std::move(*c));
   return &*conn_;

@@ -44,13 +44,9 @@ void PgLeaseStore::disconnect() {
 
 Result<void> PgLeaseStore::connect() {
   conn_.reset();
-  auto c = pg::Conn::open(target_, io_timeout_);
+  auto c = open_migrated(target_, io_timeout_);
   if (!c) {
     return c.error();
-  }
-  // The lease may be the first to reach a new database: the schema must be there.
-  if (auto r = apply_migrations(*c); !r) {
-    return r.error();
   }
   conn_.emplace(std::move(*c));
   return {};

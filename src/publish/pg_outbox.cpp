@@ -99,14 +99,22 @@ Result<void> apply_migrations(pg::Conn& conn) {
   return {};
 }
 
-Result<void> PgOutbox::connect() {
-  conn_.reset();
-  auto c = pg::Conn::open(target_, io_timeout_);
+Result<pg::Conn> open_migrated(const pg::Target& target, std::chrono::milliseconds io_timeout) {
+  auto c = pg::Conn::open(target, io_timeout);
   if (!c) {
     return c.error();
   }
   if (auto r = apply_migrations(*c); !r) {
     return r.error();
+  }
+  return c;
+}
+
+Result<void> PgOutbox::connect() {
+  conn_.reset();
+  auto c = open_migrated(target_, io_timeout_);
+  if (!c) {
+    return c.error();
   }
   conn_.emplace(std::move(*c));
   return {};

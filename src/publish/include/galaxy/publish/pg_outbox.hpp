@@ -24,6 +24,11 @@ namespace galaxy::publish {
 // advisory lock, so daemons starting together are safe.
 Result<void> apply_migrations(pg::Conn& conn);
 
+// A connection with the schema migrated: what every PostgreSQL user of the daemon starts from
+// (the outbox, the lease, the runtime records), since any of them may be the first to reach a
+// new database.
+Result<pg::Conn> open_migrated(const pg::Target& target, std::chrono::milliseconds io_timeout);
+
 // One host's outbox (fence.host_id), written and confirmed under fence.epoch.
 class PgOutbox final : public OutboxStore {
  public:
