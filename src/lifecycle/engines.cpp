@@ -301,6 +301,21 @@ asio::awaitable<std::variant<Record, ApiResponse>> EngineManager::live_record(
   co_return std::move(**cur);
 }
 
+// The intent of an action on an existing record, committed before Docker is called: the record
+// as stored, or the answer when the store refused it.
+asio::awaitable<std::variant<Record, ApiResponse>> EngineManager::record_intent(
+    Record r, Desired desired, Action action, const std::string& who) {
+  r.desired = desired;
+  r.action = action;
+  r.action_by = who;
+  auto saved = co_await save(r);
+  if (!saved) {
+    co_return store_error(saved.error());
+  }
+  ++stats_.actions;
+  co_return std::move(*saved);
+}
+
 asio::awaitable<ApiResponse> EngineManager::create(ApiRequest req) {
   auto parsed = parse_engine_spec(req.body, settings_.image_prefixes);
   if (auto* e = std::get_if<ApiError>(&parsed)) {
@@ -432,16 +447,11 @@ asio::awaitable<ApiResponse> EngineManager::stop(ApiRequest req) {
     co_return std::move(*answer);
   }
   const Record current = std::get<Record>(std::move(found));
-  Record r = current;
-  r.desired = Desired::stopped;
-  r.action = Action::stop;
-  r.action_by = req.who;
-  auto saved = co_await save(r);
-  if (!saved) {
-    co_return store_error(saved.error());
+  auto intent = co_await record_intent(current, Desired::stopped, Action::stop, req.who);
+  if (auto* answer = std::get_if<ApiResponse>(&intent)) {
+    co_return std::move(*answer);
   }
-  r = *saved;
-  ++stats_.actions;
+  Record r = std::get<Record>(std::move(intent));
   spdlog::info("engines: stop game {} (incarnation {}, timeout {}s) by {}", game, r.incarnation,
                timeout.count(), req.who);
   if (!r.container_id.empty()) {
@@ -532,16 +542,11 @@ asio::awaitable<ApiResponse> EngineManager::remove(ApiRequest req) {
     co_return std::move(*answer);
   }
   const Record current = std::get<Record>(std::move(found));
-  Record r = current;
-  r.desired = Desired::removed;
-  r.action = Action::remove;
-  r.action_by = req.who;
-  auto saved = co_await save(r);
-  if (!saved) {
-    co_return store_error(saved.error());
+  auto intent = co_await record_intent(current, Desired::removed, Action::remove, req.who);
+  if (auto* answer = std::get_if<ApiResponse>(&intent)) {
+    co_return std::move(*answer);
   }
-  r = *saved;
-  ++stats_.actions;
+  Record r = std::get<Record>(std::move(intent));
   spdlog::info("engines: remove game {} (incarnation {}, container {}) by {}", game, r.incarnation,
                r.container_id.substr(0, 12), req.who);
   if (auto rm = co_await remove_container(r); !rm) {

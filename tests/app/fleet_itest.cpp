@@ -135,6 +135,24 @@ class FleetTest : public DurableTest {
     return rows.empty() ? "(none)" : rows[0][0];
   }
 
+  // Host A's daemon "one" active, "two" its standby, and one engine (game-1) whose start has
+  // reached the stream; returns that engine's container id.
+  std::string active_and_standby_with_one_engine() {
+    start("one", "host-a", host_a_);
+    wait_db([&] { return statuses("host-a") == std::vector<std::string>{"active"}; }, 30s,
+            "the first daemon active");
+    start("two", "host-a", host_a_);
+    wait_db(
+        [&] {
+          return statuses("host-a") == std::vector<std::string>{"active", "standby"};
+        },
+        30s, "the second daemon standby");
+    const auto c1 = run_on(host_a_, "game-1");
+    wait_stream([&](const auto& es) { return has(es, c1, EventType::container_started); }, 60s,
+                "c1's start");
+    return c1;
+  }
+
   std::string host_a_;
   std::string host_b_;
   std::map<std::string, std::unique_ptr<Daemon>> daemons_;
@@ -201,18 +219,7 @@ TEST_F(FleetTest, TwoHostsReportTheirOwnEventsOnceAndRestartsRaiseNoFalseDisappe
 }
 
 TEST_F(FleetTest, TheStandbyTakesOverWhenTheActiveIsKilledAndNothingIsLost) {
-  start("one", "host-a", host_a_);
-  wait_db([&] { return statuses("host-a") == std::vector<std::string>{"active"}; }, 30s,
-          "the first daemon active");
-  start("two", "host-a", host_a_);
-  wait_db(
-      [&] {
-        return statuses("host-a") == std::vector<std::string>{"active", "standby"};
-      },
-      30s, "the second daemon standby");
-  const auto c1 = run_on(host_a_, "game-1");
-  wait_stream([&](const auto& es) { return has(es, c1, EventType::container_started); }, 60s,
-              "c1's start");
+  const auto c1 = active_and_standby_with_one_engine();
   const auto first_epoch = epoch("host-a");
 
   daemons_["one"]->kill9();
@@ -241,18 +248,7 @@ TEST_F(FleetTest, TheStandbyTakesOverWhenTheActiveIsKilledAndNothingIsLost) {
 }
 
 TEST_F(FleetTest, AnActiveFrozenPastItsLeaseWritesNothingWhenItWakesAndStepsDown) {
-  start("one", "host-a", host_a_);
-  wait_db([&] { return statuses("host-a") == std::vector<std::string>{"active"}; }, 30s,
-          "the first daemon active");
-  start("two", "host-a", host_a_);
-  wait_db(
-      [&] {
-        return statuses("host-a") == std::vector<std::string>{"active", "standby"};
-      },
-      30s, "the second daemon standby");
-  const auto c1 = run_on(host_a_, "game-1");
-  wait_stream([&](const auto& es) { return has(es, c1, EventType::container_started); }, 60s,
-              "c1's start");
+  const auto c1 = active_and_standby_with_one_engine();
   const auto first_epoch = epoch("host-a");
 
   // Frozen: it keeps its Docker connection and its memory, and cannot renew.

@@ -87,6 +87,9 @@ class EngineManager final : public sources::RemovalIntents {
   ApiResponse fail(const std::string& what, const Record& r, const Error& e);
   ApiResponse busy_error(const std::string& game);
   boost::asio::awaitable<std::variant<Record, ApiResponse>> live_record(const std::string& game);
+  boost::asio::awaitable<std::variant<Record, ApiResponse>> record_intent(Record r, Desired desired,
+                                                                          Action action,
+                                                                          const std::string& who);
 
   boost::asio::any_io_executor executor_;
   docker::DockerApi& docker_;
