@@ -147,7 +147,7 @@ class FleetTest : public DurableTest {
           return statuses("host-a") == std::vector<std::string>{"active", "standby"};
         },
         30s, "the second daemon standby");
-    const auto c1 = run_on(host_a_, "game-1");
+    auto c1 = run_on(host_a_, "game-1");
     wait_stream([&](const auto& es) { return has(es, c1, EventType::container_started); }, 60s,
                 "c1's start");
     return c1;
