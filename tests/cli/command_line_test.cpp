@@ -157,7 +157,7 @@ TEST(GalaxyHealthBinary, UsageErrorsExitTwo) {
 }
 
 TEST(GalaxyHealthBinary, DatabaseCommandsWithoutAUsablePostgresUrlExitTwo) {
-  for (const auto* command : {"hosts", "snapshot"}) {
+  for (const auto* command : {"hosts", "snapshot", "web"}) {
     auto r = ts::run({"env", "-u", "GALAXY_POSTGRES_URL", GALAXY_HEALTH_BIN, command}, 30s);
     EXPECT_EQ(r.exit_code, 2) << command << ": " << r.output;
     EXPECT_EQ(r.output, std::string("galaxy-health ") + command +
@@ -168,6 +168,20 @@ TEST(GalaxyHealthBinary, DatabaseCommandsWithoutAUsablePostgresUrlExitTwo) {
               std::string::npos)
         << r.output;
   }
+}
+
+TEST(GalaxyHealthBinary, WebRefusesAnOpenAddressWithoutATokenAndABadListen) {
+  const std::string pg = "--postgres-url=postgresql://nobody@127.0.0.1:1/none";
+  auto r = ts::run({GALAXY_HEALTH_BIN, pg, "web", "--listen", "0.0.0.0:0"}, 30s);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is not a loopback address: give --token-file"), std::string::npos)
+      << r.output;
+  r = ts::run({GALAXY_HEALTH_BIN, pg, "web", "--listen", "127.0.0.1"}, 30s);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--listen 127.0.0.1: "), std::string::npos) << r.output;
+  r = ts::run({GALAXY_HEALTH_BIN, pg, "web", "--token-file", "/nonexistent/tokens"}, 30s);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("cannot open /nonexistent/tokens"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -65,8 +65,8 @@ void each_command(const CLI::App& app, const std::string& path, int depth,
 TEST(Completion, EverySubcommandAndFlagIsInBothScripts) {
   const CommandLine cli;
   const auto names = subcommand_names(cli.app());
-  ASSERT_EQ(names, (std::vector<std::string>{"validate", "tail", "consume", "snapshot", "hosts",
-                                             "stats", "engines", "completion"}));
+  ASSERT_EQ(names, (std::vector<std::string>{"validate", "tail", "consume", "snapshot", "web",
+                                             "hosts", "stats", "engines", "completion"}));
   ASSERT_EQ(subcommand_names(*cli.app().get_subcommand("engines")),
             (std::vector<std::string>{"run", "ls", "show", "stop", "restart", "rm"}));
   const auto bash = script(Shell::bash);
@@ -94,7 +94,7 @@ TEST(Completion, EverySubcommandAndFlagIsInBothScripts) {
       }
     }
   });
-  EXPECT_EQ(seen, 14);
+  EXPECT_EQ(seen, 15);
 }
 
 TEST(Completion, BashAcceptsTheBashScript) {
