@@ -58,3 +58,21 @@ function(galaxy_fuzz name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} galaxy_build_flags)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
 endfunction()
+
+# galaxy_embed_files(OUT DELIMITER PREFIX FILES...): sets OUT to one `{"<PREFIX><name>", R"d(...)d"},`
+# line per file, for a generated source that embeds them (migrations, the web page), and makes
+# CMake configure again when one changes.
+function(galaxy_embed_files out delimiter prefix)
+  set(body "")
+  foreach(file IN LISTS ARGN)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${file})
+    get_filename_component(name ${file} NAME)
+    file(READ ${file} text)
+    string(FIND "${text}" ")${delimiter}\"" clash)
+    if(NOT clash EQUAL -1)
+      message(FATAL_ERROR "${file} contains the raw string delimiter )${delimiter}\"")
+    endif()
+    string(APPEND body "      {\"${prefix}${name}\", R\"${delimiter}(${text})${delimiter}\"},\n")
+  endforeach()
+  set(${out} "${body}" PARENT_SCOPE)
+endfunction()
