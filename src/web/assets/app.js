@@ -57,7 +57,7 @@
     return e;
   }
 
-  // ---- time ---------------------------------------------------------------------------------
+  // time
   function now() { return Date.now() + skewMs; }
   function utc(ms) {
     return Number.isFinite(ms) ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '';
@@ -78,7 +78,7 @@
   }
   function clock(ms) { return Number.isFinite(ms) ? new Date(ms).toISOString().slice(11, 19) : ''; }
 
-  // ---- details ------------------------------------------------------------------------------
+  // details
   // [key, label] pairs per event type; the value is the event's own.
   const FIELDS = {
     container_started: [['image_ref', 'image']],
@@ -125,7 +125,7 @@
     return detailPairs(type, d).map(([, l, v]) => (v === '' ? l : l + ' ' + v)).join(', ');
   }
 
-  // ---- games table --------------------------------------------------------------------------
+  // games table
   function stateOf(g) { return STATES.includes(g.state) ? g.state : (STATE_OF[g.event_type] || 'unhealthy'); }
   function isStale(g) {
     const s = hostStatus.get(g.host_id);
@@ -234,7 +234,7 @@
     return true;
   }
 
-  // ---- counts and filters -------------------------------------------------------------------
+  // counts and filters
   function matches(g) {
     const q = fq.value.trim().toLowerCase();
     if (fstate.value && stateOf(g) !== fstate.value) return false;
@@ -300,7 +300,7 @@
   }
   function onFilter() { writeUrl(); refreshView(); }
 
-  // ---- recent events ------------------------------------------------------------------------
+  // recent events
   function addEventItem(id, ev, invalidError) {
     if (seenEvents.has(id)) return;
     seenEvents.add(id);
@@ -326,7 +326,7 @@
   }
   function parseMs(id) { const p = parseId(id); return p ? Number(p[0]) : NaN; }
 
-  // ---- hosts --------------------------------------------------------------------------------
+  // hosts
   function renderHosts(list) {
     hostsBody.replaceChildren();
     hostStatus.clear();
@@ -353,7 +353,7 @@
     $('#hosts-empty').hidden = list.length > 0;
   }
 
-  // ---- fetching -----------------------------------------------------------------------------
+  // fetching
   const errors = new Map(); // source -> message; shown together in the banner
   function setError(source, msg) {
     if (msg) errors.set(source, msg); else errors.delete(source);
@@ -411,7 +411,7 @@
     }
   }
 
-  // ---- live stream --------------------------------------------------------------------------
+  // live stream
   let es = null, redisDown = '', retryTimer = 0;
   function setLive(status, text, title) {
     live.dataset.status = status;
@@ -466,7 +466,7 @@
     });
   }
 
-  // ---- start --------------------------------------------------------------------------------
+  // start
   readUrl();
   fq.addEventListener('input', onFilter);
   fstate.addEventListener('change', onFilter);
