@@ -43,6 +43,16 @@ constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHeaderLimit = std::size_t{64} * 1024;
 constexpr std::size_t kChunkBytes = std::size_t{64} * 1024;
 constexpr std::size_t kMaxErrorMessage = 300;
+// read_events' code for a body that reached its last chunk; stream_events makes it kCompleteCode
+// when it asked for an end (until), and drops it otherwise.
+constexpr std::string_view kBodyEndCode = "body-end";
+
+// Docker reads instants as "seconds.nanoseconds".
+std::string docker_timestamp(std::int64_t ns) {
+  std::string frac = std::to_string(ns % 1'000'000'000);
+  frac.insert(0, 9 - frac.size(), '0');
+  return std::to_string(ns / 1'000'000'000) + "." + frac;
+}
 
 using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
 using TcpStream = beast::tcp_stream;
@@ -363,7 +373,10 @@ asio::awaitable<Error> read_events(S& s, const std::string& path,
       co_return transport_error(path, normalize(ec));
     }
   }
-  co_return make_error(ErrorKind::closed, path, "the Docker events stream was closed");
+  // Only a body that ended with its last chunk is Docker ending the stream on purpose (at `until`);
+  // a connection closed mid-body is a break.
+  co_return make_error(ErrorKind::closed, path, "the Docker events stream was closed",
+                       parser.is_done() ? std::string(kBodyEndCode) : std::string());
 }
 
 // Asio raises operation_aborted as an exception when a cancelled coroutine awaits again; the
@@ -592,11 +605,10 @@ asio::awaitable<Error> DockerClient::stream_events(EventsQuery query, EventHandl
     // reconnect.
     const std::string path = describe(RequestLine{http::verb::get, std::string(url.path())});
     if (query.since_nano) {
-      // Docker reads "seconds.nanoseconds".
-      const std::int64_t ns = *query.since_nano;
-      std::string frac = std::to_string(ns % 1'000'000'000);
-      frac.insert(0, 9 - frac.size(), '0');
-      url.params().append({"since", std::to_string(ns / 1'000'000'000) + "." + frac});
+      url.params().append({"since", docker_timestamp(*query.since_nano)});
+    }
+    if (query.until_nano) {
+      url.params().append({"until", docker_timestamp(*query.until_nano)});
     }
     url.params().append({"filters", filters_json(query.type, query.labels)});
     const RequestLine line{http::verb::get, std::string(url.buffer())};
@@ -608,12 +620,21 @@ asio::awaitable<Error> DockerClient::stream_events(EventsQuery query, EventHandl
     if (ec) {
       co_return transport_error(path, ec);
     }
-    co_return co_await std::visit(
+    Error ended = co_await std::visit(
         [&](auto& s) {
           return read_events(s, path, req, settings_.request_timeout, settings_.max_line_bytes,
                              on_event);
         },
         stream);
+    if (ended.kind == ErrorKind::closed && ended.code == kBodyEndCode) {
+      if (query.until_nano) {
+        ended.code = std::string(kCompleteCode);
+        ended.reason = "the Docker events replay is complete";
+      } else {
+        ended.code.clear();
+      }
+    }
+    co_return ended;
   } catch (const boost::system::system_error& e) {
     co_return from_exception(e);
   }

@@ -2,14 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+
+#include "galaxy/common/offload.hpp"
 
 namespace galaxy::lifecycle {
 
@@ -132,18 +131,7 @@ bool EngineManager::initiated(const std::string& container_id) const {
 // thread in a plain posted handler, and the result back to the loop in another.
 template <class F>
 auto EngineManager::on_store(F& work) {
-  using R = std::invoke_result_t<F&>;
-  return asio::async_initiate<const asio::use_awaitable_t<>, void(std::optional<R>)>(
-      [this, &work](auto handler) {
-        auto back = asio::get_associated_executor(handler, executor_);
-        asio::post(store_thread_, [&work, handler = std::move(handler), back]() mutable {
-          std::optional<R> r(work());
-          asio::post(back, [handler = std::move(handler), r = std::move(r)]() mutable {
-            std::move(handler)(std::move(r));
-          });
-        });
-      },
-      asio::use_awaitable);
+  return offload(store_thread_, executor_, work);
 }
 
 asio::awaitable<Result<Record>> EngineManager::save(Record r) {

@@ -225,9 +225,12 @@ void HealthModel::handle_start(Container& c, const ContainerEvent& e) {
   if (m.held_exit) {
     release_exit(c);  // the run it belongs to ends before this one starts
   }
-  // The event is the start inspect already reported only if no exit came after that start:
-  // with an exit in between, this is the next run, however close in time.
-  const bool exited_since = m.exit_mark_ms != 0 && m.exit_mark_ms >= m.start_mark_ms;
+  // The event is the start inspect already reported only if no exit came between that start and
+  // this event: with one in between, this is the next run, however close in time. An exit marked
+  // after this event's own time ends the run this event began (inspect ran ahead of the stream,
+  // as on a takeover replaying from the cursor), so it makes the event no newer.
+  const bool exited_since =
+      m.exit_mark_ms != 0 && m.exit_mark_ms >= m.start_mark_ms && m.exit_mark_ms <= t;
   const bool same_as_reconciled = m.start_mark_ms != 0 && !m.start_mark_from_event &&
                                   !exited_since && t >= m.start_mark_ms &&
                                   t - m.start_mark_ms < settings_.same_fact_window.count();

@@ -135,14 +135,9 @@ asio::awaitable<void> Watcher::listen_loop() {
         spdlog::error("cannot reload state ({}); retrying", loaded.error().message());
       }
     }
-    docker::EventsQuery q;
-    q.labels = {settings_.model.labels.game_id};
-    // Resume after what we handled; on a first run, from now, so that events between this
-    // subscription and the list below are replayed rather than lost.
-    q.since_nano = model_.cursor().time_ns > 0 ? model_.cursor().time_ns
-                                               : clock_.wall_ms() * std::int64_t{1'000'000};
     bool got_any = false;
-    auto on_event = [this, &got_any](Result<docker::DockerEvent> r) {
+    // A named std::function: GCC 12 destroys a temporary made in a co_await'ed call twice.
+    const docker::EventHandler on_event = [this, &got_any](Result<docker::DockerEvent> r) {
       got_any = true;
       if (!r) {
         ++stats_.bad_lines;
@@ -157,6 +152,19 @@ asio::awaitable<void> Watcher::listen_loop() {
       model_.on_event(ContainerEvent{r->actor_id, r->action, ns, std::move(r->attributes)});
       flush();
     };
+    docker::EventsQuery q;
+    q.labels = {settings_.model.labels.game_id};
+    // Resume after what we handled, the backlog first; on a first run, from now, so that events
+    // between this subscription and the list below are replayed rather than lost.
+    if (model_.cursor().time_ns > 0) {
+      q.since_nano = co_await catch_up(on_event);
+    } else {
+      q.since_nano = clock_.wall_ms() * std::int64_t{1'000'000};
+    }
+    if (auto cs = co_await asio::this_coro::cancellation_state;
+        cs.cancelled() != asio::cancellation_type::none) {
+      co_return;
+    }
     // The stream call runs alongside a resync and a watchdog; the first to end (the stream
     // breaking, or the watchdog finding the daemon dead) ends the round.
     auto result = co_await (docker_.stream_events(q, on_event) || resync_then_watch());
@@ -181,6 +189,40 @@ asio::awaitable<void> Watcher::listen_loop() {
       co_return;
     }
   }
+}
+
+asio::awaitable<std::int64_t> Watcher::catch_up(const docker::EventHandler& on_event) {
+  // Alone, before the resync: its inspects would otherwise see states whose events the replay has
+  // not delivered yet (a container that started and exited while nobody watched, inspected before
+  // its `start` arrived), and the order of a takeover's facts would depend on a race.
+  docker::EventsQuery q;
+  q.labels = {settings_.model.labels.game_id};
+  q.since_nano = model_.cursor().time_ns;
+  // Not before the cursor, which is on dockerd's clock: Docker refuses an until before since.
+  const std::int64_t until =
+      std::max(clock_.wall_ms() * std::int64_t{1'000'000}, model_.cursor().time_ns);
+  q.until_nano = until;
+  const auto started = clock_.steady();
+  const auto before = stats_.events;
+  auto ended = co_await (docker_.stream_events(q, on_event) ||
+                         sleep_for(clock_, settings_.catch_up_timeout));
+  const auto* e = std::get_if<Error>(&ended);
+  if (e != nullptr && docker::is_complete(*e)) {
+    ++stats_.catch_ups;
+    spdlog::debug(
+        "replayed {} docker events since the cursor in {} ms", stats_.events - before,
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count());
+    co_return std::max(until, model_.cursor().time_ns);
+  }
+  if (e == nullptr) {
+    spdlog::warn(
+        "docker events replay not complete after {} ms (is dockerd's clock behind?); "
+        "resuming the live stream from the cursor",
+        settings_.catch_up_timeout.count());
+  } else if (!docker::is_cancelled(*e)) {
+    spdlog::warn("docker events replay failed: {}", e->message());
+  }
+  co_return model_.cursor().time_ns;
 }
 
 asio::awaitable<Error> Watcher::resync_then_watch() {

@@ -372,6 +372,37 @@ TEST_F(ClientTest, EventsSplitAtAwkwardBoundaries) {
             R"({"type":["container"],"label":["galaxy.game_id"]})");
 }
 
+TEST_F(ClientTest, AReplayWithUntilEndsCompleteOnlyAtItsLastChunk) {
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk);
+    co_await send(s, chunk(event_line(1) + event_line(2)));
+    co_await send(s, "0\r\n\r\n");
+  };
+  auto client = make_client();
+  EventsQuery q;
+  q.since_nano = 1'700'000'000'000'000'123;
+  q.until_nano = 1'700'000'005'000'000'000;
+  auto out = stream(client, q);
+  EXPECT_TRUE(is_complete(out.ended)) << out.ended.message();
+  EXPECT_EQ(out.events.size(), 2U);
+  EXPECT_EQ(decode_query_param(fake.targets.back(), "until"), "1700000005.000000000");
+
+  // The same whole body without until is a stream Docker closed, not a finished replay.
+  auto live = stream(client);
+  EXPECT_FALSE(is_complete(live.ended));
+  EXPECT_EQ(live.ended.kind, ErrorKind::closed);
+  EXPECT_EQ(decode_query_param(fake.targets.back(), "until"), "<absent>");
+
+  // A replay cut inside its body is a break, to be replayed again.
+  fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {
+    co_await send(s, kChunkedOk);
+    co_await send(s, chunk(event_line(1) + event_line(2).substr(0, 30)));
+  };
+  auto cut = stream(client, q);
+  EXPECT_FALSE(is_complete(cut.ended)) << cut.ended.message();
+  EXPECT_EQ(cut.events.size(), 1U);
+}
+
 TEST_F(ClientTest, ALineOverTheLimitIsReportedAndSkipped) {
   const std::string huge(std::size_t{3} << 20, 'x');  // 3 MiB without a newline
   fake.script = [&](Socket& s, const Request&) -> asio::awaitable<void> {

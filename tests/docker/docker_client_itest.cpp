@@ -220,6 +220,25 @@ TEST_F(DockerClientIT, LifecycleEventsListAndInspect) {
   stop_stream.emit(asio::cancellation_type::terminal);
   ASSERT_TRUE(wait_for([&] { return stream_end.has_value(); }, 10s));
   EXPECT_TRUE(is_cancelled(*stream_end)) << stream_end->message();
+
+  // A replay of the same span with `until` (what a resuming watcher runs before it inspects): the
+  // same events, in the same order, and an end Docker makes itself.
+  EventsQuery replay = q;
+  replay.until_nano = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::vector<DockerEvent> replayed;
+  const Error replay_end = run(io_, client_->stream_events(replay, [&](Result<DockerEvent> e) {
+    ASSERT_TRUE(e) << e.error().message();
+    replayed.push_back(std::move(*e));
+  }));
+  EXPECT_TRUE(is_complete(replay_end)) << replay_end.message();
+  ASSERT_EQ(replayed.size(), events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(replayed[i].actor_id, events[i].actor_id);
+    EXPECT_EQ(replayed[i].action, events[i].action);
+    EXPECT_EQ(replayed[i].time_nano, events[i].time_nano);
+  }
 }
 
 TEST_F(DockerClientIT, StopEndsARunningContainer) {

@@ -481,6 +481,22 @@ TEST_F(ModelTest, InspectReportsAStartTheStreamMissed) {
   EXPECT_EQ(sink.events.size(), n) << "the start event of that same start";
 }
 
+TEST_F(ModelTest, AStartEventBehindAnInspectOfTheEndedRunIsNotANewRun) {
+  // Seen in CI on a takeover: the resync's inspect found a container that had started and exited
+  // while nobody was active before the replay from the cursor delivered its start and die.
+  model->on_inspect(snap("exited", kT0 + 100, kT0 + 600, 2));
+  model->on_event(ev("start", kT0 + 101));
+  model->on_event(ev("die", kT0 + 601, {{"exitCode", "2"}}));
+  std::vector<contract::EventType> types;
+  for (const auto& e : sink.events) {
+    types.push_back(e.type());
+  }
+  using T = contract::EventType;
+  EXPECT_EQ(types,
+            (std::vector<T>{T::container_started, T::container_exited, T::inspect_unhealthy}))
+      << "one start and one exit, each once";
+}
+
 TEST_F(ModelTest, FastCyclesAfterABaselineAreEachReported) {
   // Known at start as exited (baseline); started again and dying within the same-fact window.
   model->on_inspect(snap("exited", kT0 - 900, kT0 - 600, 0));

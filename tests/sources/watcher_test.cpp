@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,6 +28,8 @@ class FakeDocker final : public docker::DockerApi {
   std::vector<docker::DockerEvent> to_stream;  // delivered on the next subscription
   std::vector<Error> stream_endings;           // how the next subscriptions end, then: stay open
   std::vector<docker::EventsQuery> queries;
+  std::vector<std::string> calls;  // "replay", "events", "list", "inspect ID" in the order made
+  bool hang_replays = false;       // a replay that Docker never ends (its clock behind ours)
   int inspects = 0;
   int pings = 0;
   std::optional<Error> ping_error;  // the next pings fail with this, when set
@@ -49,10 +52,12 @@ class FakeDocker final : public docker::DockerApi {
   }
   asio::awaitable<Result<std::vector<docker::ContainerSummary>>> list_containers(
       std::string /*label*/) override {
+    calls.emplace_back("list");
     co_return listed;
   }
   asio::awaitable<docker::InspectOutcome> inspect(std::string id) override {
     ++inspects;
+    calls.push_back("inspect " + id);
     auto it = containers.find(id);
     if (it == containers.end()) {
       co_return docker::NotFound{};
@@ -82,8 +87,25 @@ class FakeDocker final : public docker::DockerApi {
   asio::awaitable<Error> stream_events(docker::EventsQuery q,
                                        docker::EventHandler on_event) override {
     queries.push_back(q);
+    calls.push_back(q.until_nano ? "replay" : "events");
+    if (q.until_nano && !hang_replays && stream_endings.empty()) {
+      // Docker's replay: what it has up to until, then the end of the body.
+      std::vector<docker::DockerEvent> later;
+      for (auto& e : std::exchange(to_stream, {})) {
+        if (e.time_nano <= *q.until_nano) {
+          on_event(e);
+        } else {
+          later.push_back(std::move(e));
+        }
+      }
+      to_stream = std::move(later);
+      co_return make_error(ErrorKind::closed, "GET /events", "replayed",
+                           std::string(docker::kCompleteCode));
+    }
     for (auto& e : std::exchange(to_stream, {})) {
-      on_event(e);
+      if (!q.until_nano || !hang_replays) {
+        on_event(e);
+      }
     }
     if (!stream_endings.empty()) {
       Error e = stream_endings.front();
@@ -354,6 +376,71 @@ TEST_F(WatcherTest, CancelSavesStateAndRestartDoesNotRepeat) {
   EXPECT_TRUE(sink.events().empty());
   EXPECT_EQ(docker.queries.back().since_nano, (clock.wall_ms() + 10) * 1'000'000);
   stop();
+}
+
+TEST_F(WatcherTest, AResumeReplaysSinceTheCursorBeforeItListsAndInspects) {
+  // A container that started and exited while nobody watched this host (a takeover): its inspect
+  // must not run ahead of its events, or its start would be reported twice (seen in CI).
+  const auto now = clock.wall_ms();
+  store.state = ModelState{};
+  store.state->cursor.time_ns = (now - 3000) * 1'000'000;
+  docker.containers["e"] = running("e", now - 2000);
+  docker.containers["e"].running = false;
+  docker.containers["e"].status = "exited";
+  docker.containers["e"].exit_code = 2;
+  docker.containers["e"].finished_at_ms = now - 1500;
+  docker.listed = {{"e", {{"galaxy.game_id", "game-e"}}, "exited", "img"}};
+  docker.to_stream = {event("e", "start", now - 1999),
+                      event("e", "die", now - 1499, {{"exitCode", "2"}})};
+  start();
+  // The replayed start asks for an inspect of its own; the resync's list waits for the replay.
+  const auto at = [&](const std::string& call) {
+    return std::find(docker.calls.begin(), docker.calls.end(), call) - docker.calls.begin();
+  };
+  ASSERT_FALSE(docker.calls.empty());
+  EXPECT_EQ(docker.calls.front(), "replay");
+  EXPECT_LT(at("events"), at("list"));
+  EXPECT_LT(at("list"), static_cast<std::ptrdiff_t>(docker.calls.size()));
+  EXPECT_EQ(docker.queries[0].since_nano, (now - 3000) * 1'000'000);
+  EXPECT_EQ(docker.queries[0].until_nano, now * 1'000'000);
+  EXPECT_EQ(docker.queries[1].since_nano, now * 1'000'000) << "live from where the replay ended";
+  EXPECT_FALSE(docker.queries[1].until_nano.has_value());
+  EXPECT_EQ(watcher->stats().catch_ups, 1U);
+  std::vector<contract::EventType> types;
+  for (const auto& e : sink.events()) {
+    types.push_back(e.type());
+  }
+  using T = contract::EventType;
+  EXPECT_EQ(types,
+            (std::vector<T>{T::container_started, T::container_exited, T::inspect_unhealthy}));
+  stop();
+}
+
+TEST_F(WatcherTest, AReplayDockerDoesNotEndGivesWayToTheLiveStreamFromTheCursor) {
+  const auto now = clock.wall_ms();
+  store.state = ModelState{};
+  store.state->cursor.time_ns = (now - 3000) * 1'000'000;
+  docker.hang_replays = true;
+  WatcherSettings s = settings();
+  s.catch_up_timeout = std::chrono::seconds(10);
+  start(s);
+  EXPECT_EQ(docker.calls, std::vector<std::string>{"replay"});
+  advance(s.catch_up_timeout - std::chrono::milliseconds(1));
+  EXPECT_EQ(docker.calls, std::vector<std::string>{"replay"}) << "gave up before the timeout";
+  advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(docker.calls, (std::vector<std::string>{"replay", "events", "list"}));
+  EXPECT_EQ(docker.queries[1].since_nano, (now - 3000) * 1'000'000);
+  EXPECT_EQ(watcher->stats().catch_ups, 0U);
+  stop();
+}
+
+TEST_F(WatcherTest, CancelledDuringTheReplayItEndsAndSaves) {
+  store.state = ModelState{};
+  store.state->cursor.time_ns = (clock.wall_ms() - 3000) * 1'000'000;
+  docker.hang_replays = true;
+  start();
+  stop();
+  EXPECT_EQ(docker.calls, std::vector<std::string>{"replay"});
 }
 
 TEST_F(WatcherTest, StoresFedByTransitionsGetNoSnapshots) {

@@ -14,6 +14,7 @@
 #include "galaxy/common/stop_signal.hpp"
 #include "galaxy/contract/event.hpp"
 #include "galaxy/contract/validate.hpp"
+#include "galaxy/web/server.hpp"
 
 namespace galaxy::cli {
 
@@ -196,6 +197,17 @@ CommandLine::CommandLine()
   snapshot_ = app_.add_subcommand("snapshot", "Latest event per game from health_snapshots");
   snapshot_->add_option("games", snapshot_opts_.games, "Game IDs (none: all)");
   add_output_flags(*snapshot_, snapshot_output_);
+
+  web_ = app_.add_subcommand(
+      "web",
+      "Serve a live web view of the games' health (snapshots, events as they arrive, hosts)");
+  web_->add_option("--listen", web_listen_,
+                   "HOST:PORT to serve on; an address other than loopback needs --token-file")
+      ->capture_default_str();
+  hint(web_->add_option("--token-file", web_token_file_,
+                        "File of bearer tokens (NAME TOKEN or TOKEN per line, chmod 600); each "
+                        "request then needs one, or the cookie a /?token=TOKEN link sets"),
+       ValueHint{{}, true});
 
   hosts_ = app_.add_subcommand(
       "hosts",
@@ -454,6 +466,17 @@ int CommandLine::run(std::istream& in, std::ostream& out, std::ostream& err, boo
       tail_opts_.count = tail_count_;
     }
     return tail(conn_, tail_opts_, out, err, stop);
+  }
+  if (*web_) {
+    web::WebRun run;
+    run.settings.listen = web_listen_;
+    run.settings.token_file = web_token_file_;
+    run.settings.stream = conn_.stream;
+    run.redis_url = conn_.redis_url;
+    run.postgres_url = conn_.postgres_url;
+    run.connect_timeout = conn_.connect_timeout;
+    run.command_timeout = conn_.command_timeout;
+    return web::run_web(run, stop, out, err);
   }
   if (*consume_) {
     if (*exec_opt_) {

@@ -88,6 +88,10 @@ class CommandLine {
   CLI::App* stats_ = nullptr;
   OutputFlags stats_output_;
 
+  CLI::App* web_ = nullptr;
+  std::string web_listen_ = "127.0.0.1:8090";
+  std::string web_token_file_;
+
   // engines and its subcommands; `game` is the GAME positional of show, stop, restart and rm.
   CLI::App* engines_ = nullptr;
   EnginesConnection engines_conn_;

@@ -45,6 +45,15 @@ inline bool is_cancelled(const Error& e) {
   return e.kind == ErrorKind::closed && e.code == kCancelledCode;
 }
 
+// Error::code of an events stream with EventsQuery::until_nano that Docker ended itself, after
+// the last event up to that instant: the replay is complete. A stream that breaks before its end
+// is kind closed without this code (or io), so the caller replays again.
+inline constexpr std::string_view kCompleteCode = "complete";
+
+inline bool is_complete(const Error& e) {
+  return e.kind == ErrorKind::closed && e.code == kCompleteCode;
+}
+
 class DockerApi {
  public:
   DockerApi() = default;
@@ -71,8 +80,9 @@ class DockerApi {
   // successful end, so the outcome is an Error rather than a Result: the errors of ping() when
   // negotiation fails first, kind closed when the daemon ends the stream, io or timeout when the
   // connection breaks or the headers do not come in time, server for a non-200 answer,
-  // is_cancelled() when cancelled. An idle stream is not an error (Docker sends no heartbeats): run
-  // ping() alongside to notice a dead daemon.
+  // is_cancelled() when cancelled, is_complete() when EventsQuery::until_nano was set and Docker
+  // ended the stream after the events up to it. An idle stream is not an error (Docker sends no
+  // heartbeats): run ping() alongside to notice a dead daemon.
   virtual boost::asio::awaitable<Error> stream_events(EventsQuery query, EventHandler on_event) = 0;
 
   // --- lifecycle: what Runtime Manager changes itself --------------------------------------------

@@ -76,6 +76,9 @@ struct EventsQuery {
   std::vector<std::string> labels;  // each "key" or "key=value"; Docker ANDs them
   // Replay from this instant (inclusive, Docker keeps the last 256 events); nullopt = from now.
   std::optional<std::int64_t> since_nano;
+  // Stop at this instant (inclusive, on dockerd's clock): Docker sends what it has up to it and
+  // ends the stream, at once when it is past. nullopt = never ends.
+  std::optional<std::int64_t> until_nano;
 };
 
 // What create_container sends: only these fields ever reach Docker, so no mounts, privileged mode,

@@ -48,6 +48,9 @@ struct WatcherSettings {
   std::chrono::milliseconds reconnect_min{250};
   std::chrono::milliseconds reconnect_max{10'000};
   std::chrono::milliseconds save_interval{1'000};
+  // A resume replays the events since the cursor before it lists and inspects; a replay Docker has
+  // not ended by then (its clock behind ours) gives way to the live stream, which replays too.
+  std::chrono::milliseconds catch_up_timeout{10'000};
 };
 
 struct WatcherStats {
@@ -57,7 +60,8 @@ struct WatcherStats {
   std::uint64_t inspects = 0;
   std::uint64_t inspect_errors = 0;
   std::uint64_t reloads = 0;
-  std::uint64_t resyncs = 0;  // completed (list, then every inspect)
+  std::uint64_t resyncs = 0;    // completed (list, then every inspect)
+  std::uint64_t catch_ups = 0;  // replays since the cursor that Docker completed before a resync
 };
 
 class Watcher final : private ModelActions {
@@ -94,6 +98,9 @@ class Watcher final : private ModelActions {
   void probe_stop(const std::string& id) override;
 
   boost::asio::awaitable<void> listen_loop();
+  // The instant the live stream resumes from: after the replay up to now when Docker completes it,
+  // else the cursor.
+  boost::asio::awaitable<std::int64_t> catch_up(const docker::EventHandler& on_event);
   // Both end with why the round should end: the ping's error, a reload, or cancellation.
   boost::asio::awaitable<Error> resync_then_watch();
   boost::asio::awaitable<Error> watchdog();
