@@ -93,6 +93,8 @@ class RedisSource final : public StreamSource {
   std::optional<redis::Connection> conn_;
 };
 
+constexpr std::string_view kUndefinedTable = "42P01";
+
 // The lease of a host as every reader of the fleet sees it: active while its lease runs, left
 // when the last holder released it on a clean stop, lost when it ran out.
 constexpr std::string_view kHostStatus =
@@ -112,6 +114,10 @@ class PgSource final : public SnapshotSource {
         {}};
     auto rows = run(q);
     if (!rows) {
+      // A database no daemon has migrated yet has no games; anything else is an error.
+      if (rows.error().code == kUndefinedTable) {
+        return boost::json::array{};
+      }
       return rows.error();
     }
     boost::json::array out;
@@ -128,6 +134,12 @@ class PgSource final : public SnapshotSource {
       }
       boost::system::error_code ec;
       auto details = boost::json::parse(rows->text(i, 6), ec);
+      std::string_view inspect_state;
+      if (const auto* o = details.if_object(); !ec && o != nullptr) {
+        if (const auto* st = o->if_contains("state"); st != nullptr && st->is_string()) {
+          inspect_state = st->get_string();
+        }
+      }
       const std::string status(rows->text(i, 2));
       out.emplace_back(boost::json::object{
           {"game_id", rows->text(i, 0)},
@@ -136,7 +148,7 @@ class PgSource final : public SnapshotSource {
           {"stale", status == "lost" || status == "left"},
           {"container_id", rows->text(i, 3)},
           {"event_type", type_name},
-          {"state", to_string(state_after(*type))},
+          {"state", to_string(state_after(*type, inspect_state))},
           {"occurred_at_ms", *at},
           // What the snapshot keeps is the latest event, so the state is known since then.
           {"since_ms", *at},
@@ -163,7 +175,7 @@ class PgSource final : public SnapshotSource {
     auto rows = run(q);
     if (!rows) {
       // Before the fleet schema there are no hosts to show; anything else is an error.
-      if (rows.error().code == "42P01") {
+      if (rows.error().code == kUndefinedTable) {
         return boost::json::array{};
       }
       return rows.error();

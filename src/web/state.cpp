@@ -34,13 +34,15 @@ std::optional<Id> parse_id(std::string_view s) {
 
 }  // namespace
 
-HealthState state_after(contract::EventType type) {
+HealthState state_after(contract::EventType type, std::string_view inspect_state) {
   using T = contract::EventType;
   switch (type) {
     case T::container_started:
     case T::probe_recovered:
       return HealthState::healthy;
     case T::inspect_unhealthy:
+      return inspect_state == "exited" || inspect_state == "dead" ? HealthState::exited
+                                                                  : HealthState::unhealthy;
     case T::probe_failed:
       return HealthState::unhealthy;
     case T::container_exited:
@@ -50,6 +52,11 @@ HealthState state_after(contract::EventType type) {
       return HealthState::gone;
   }
   return HealthState::unhealthy;  // not reached: every type is named above
+}
+
+HealthState state_after(const contract::Event& event) {
+  const auto* inspect = std::get_if<contract::InspectUnhealthy>(&event.details);
+  return state_after(event.type(), inspect != nullptr ? inspect->state : "");
 }
 
 std::string_view to_string(HealthState state) {
@@ -75,7 +82,7 @@ boost::json::object event_json(std::string_view entry_id, const contract::Event&
   for (auto& field : payload.as_object()) {
     o[field.key()] = std::move(field.value());
   }
-  o["state"] = to_string(state_after(event.type()));
+  o["state"] = to_string(state_after(event));
   return o;
 }
 

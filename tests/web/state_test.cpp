@@ -18,6 +18,12 @@ TEST(WebState, EachEventTypeLeavesAGameInOneState) {
   EXPECT_EQ(state_after(EventType::container_oom), HealthState::exited);
   EXPECT_EQ(state_after(EventType::container_disappeared), HealthState::gone);
   EXPECT_EQ(to_string(HealthState::gone), "gone");
+  // The inspect that follows an exit reports the container's Docker state: still exited.
+  EXPECT_EQ(state_after(EventType::inspect_unhealthy, "exited"), HealthState::exited);
+  EXPECT_EQ(state_after(EventType::inspect_unhealthy, "dead"), HealthState::exited);
+  EXPECT_EQ(state_after(EventType::inspect_unhealthy, "restarting"), HealthState::unhealthy);
+  EXPECT_EQ(state_after(contract::Event{"g", "c", 1, contract::InspectUnhealthy{0, "exited", ""}}),
+            HealthState::exited);
 }
 
 TEST(WebState, EntryIdsCompareAsTwoIntegers) {

@@ -16,8 +16,11 @@ namespace galaxy::web {
 enum class HealthState : std::uint8_t { healthy, unhealthy, exited, gone };
 
 // A game's state after its latest event: started or recovered is healthy, an inspect or probe
-// finding is unhealthy, an exit or OOM kill is exited, a disappearance is gone.
-HealthState state_after(contract::EventType type);
+// finding is unhealthy, an exit or OOM kill is exited, a disappearance is gone. An
+// inspect_unhealthy whose Docker state is exited or dead (the inspect that follows an exit) keeps
+// the game exited: `inspect_state` is that event's details.state, "" for other types.
+HealthState state_after(contract::EventType type, std::string_view inspect_state = "");
+HealthState state_after(const contract::Event& event);
 std::string_view to_string(HealthState state);
 
 // {"id", "game_id", "container_id", "event_type", "occurred_at_ms", "details", "state"}.
