@@ -486,6 +486,9 @@ asio::awaitable<bool> WebServer::Impl::write_all(beast::tcp_stream& stream,
   stream.expires_after(settings.write_timeout);
   co_await asio::async_write(stream, asio::buffer(text),
                              asio::redirect_error(asio::use_awaitable, ec));
+  // No deadline between frames: an idle event stream lives on its heartbeats, and the last
+  // write's deadline must not be left armed over the wait.
+  stream.expires_never();
   co_return !ec;
 }
 

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
+#include <functional>
 #include <thread>
 
 #include "galaxy/common/redis_url.hpp"
@@ -95,11 +96,15 @@ class WebIT : public ::testing::Test {
                                 contract::ContainerStarted{"img"}});
   }
 
-  void start(std::size_t ring = 1000, std::uint16_t port = 0) {
+  void start(std::size_t ring = 1000, std::uint16_t port = 0,
+             const std::function<void(WebSettings&)>& adjust = {}) {
     WebSettings s;
     s.listen = "127.0.0.1:" + std::to_string(port);
     s.stream = stream_;
     s.hub.ring = ring;
+    if (adjust) {
+      adjust(s);
+    }
     auto redis = parse_redis_url(redis_url_);
     ASSERT_TRUE(redis);
     auto target = pg::parse_target(db_url_);
@@ -212,6 +217,44 @@ TEST_F(WebIT, AnEntryThatIsNoHealthEventIsShownAsInvalidWithItsId) {
   auto text = read_events(port_, "/api/v1/events?last_event_id=0-0", bad);
   EXPECT_EQ(frame_ids(text), (std::vector<std::string>{ok, bad}));
   EXPECT_NE(text.find("event: invalid"), std::string::npos);
+}
+
+TEST_F(WebIT, AnIdleEventStreamOutlivesItsWriteDeadlineOnHeartbeats) {
+  start(1000, 0, [](WebSettings& s) {
+    s.write_timeout = 100ms;
+    s.heartbeat = 400ms;
+  });
+  // Three heartbeats: a stream cut by its last write's deadline would end before the second.
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port_});
+  const timeval tv{20, 0};
+  setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  asio::write(socket, asio::buffer(std::string(
+                          "GET /api/v1/events?backlog=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")));
+  std::string text;
+  std::array<char, 4096> buf{};
+  auto beats = [&] {
+    std::size_t n = 0;
+    for (auto at = text.find(": heartbeat"); at != std::string::npos;
+         at = text.find(": heartbeat", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  while (beats() < 3) {
+    boost::system::error_code ec;
+    const auto n = socket.read_some(asio::buffer(buf), ec);
+    ASSERT_FALSE(ec) << "the stream ended after " << beats() << " heartbeats: " << ec.message();
+    text.append(buf.data(), n);
+  }
+  const auto id = xadd_started(1);
+  while (text.find("id: " + id) == std::string::npos) {
+    boost::system::error_code ec;
+    const auto n = socket.read_some(asio::buffer(buf), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    text.append(buf.data(), n);
+  }
 }
 
 }  // namespace
