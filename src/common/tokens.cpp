@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <system_error>
+#include <utility>
 
 #include "galaxy/common/unique_fd.hpp"
 
@@ -70,7 +71,12 @@ Result<std::vector<Token>> parse_tokens(const std::string& path, std::string_vie
     }
     // Reasons name the line, never its content: the content is a secret.
     const auto bad = [&](const std::string& why) {
-      return make_error(flag, path + ":" + std::to_string(line_no) + ": " + why);
+      std::string where = path;
+      where += ':';
+      where += std::to_string(line_no);
+      where += ": ";
+      where += why;
+      return make_error(flag, std::move(where));
     };
     if (words.size() > 2) {
       return bad("expected NAME TOKEN or TOKEN");

@@ -87,7 +87,7 @@ class FakeDocker final : public docker::DockerApi {
   asio::awaitable<Error> stream_events(docker::EventsQuery q,
                                        docker::EventHandler on_event) override {
     queries.push_back(q);
-    calls.push_back(q.until_nano ? "replay" : "events");
+    calls.emplace_back(q.until_nano ? "replay" : "events");
     if (q.until_nano && !hang_replays && stream_endings.empty()) {
       // Docker's replay: what it has up to until, then the end of the body.
       std::vector<docker::DockerEvent> later;
