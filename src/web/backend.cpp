@@ -114,46 +114,46 @@ class PgSource final : public SnapshotSource {
         {}};
     auto rows = run(q);
     if (!rows) {
-      // A database no daemon has migrated yet has no games; anything else is an error.
-      if (rows.error().code == kUndefinedTable) {
-        return boost::json::array{};
-      }
       return rows.error();
     }
+    if (!*rows) {
+      return boost::json::array{};
+    }
+    const pg::Rows& table = **rows;
     boost::json::array out;
-    out.reserve(static_cast<std::size_t>(rows->size()));
-    for (int i = 0; i < rows->size(); ++i) {
-      const auto type_name = rows->text(i, 4);
+    out.reserve(static_cast<std::size_t>(table.size()));
+    for (int i = 0; i < table.size(); ++i) {
+      const auto type_name = table.text(i, 4);
       auto type = contract::parse_event_type(type_name);
-      auto at = rows->integer(i, 5);
+      auto at = table.integer(i, 5);
       if (!type || !at) {
         return make_error(ErrorKind::protocol, "health_snapshots",
-                          "game " + std::string(rows->text(i, 0)) +
+                          "game " + std::string(table.text(i, 0)) +
                               ": not a health event row (event_type " + std::string(type_name) +
                               ")");
       }
       boost::system::error_code ec;
-      auto details = boost::json::parse(rows->text(i, 6), ec);
+      auto details = boost::json::parse(table.text(i, 6), ec);
       std::string_view inspect_state;
       if (const auto* o = details.if_object(); !ec && o != nullptr) {
         if (const auto* st = o->if_contains("state"); st != nullptr && st->is_string()) {
           inspect_state = st->get_string();
         }
       }
-      const std::string status(rows->text(i, 2));
+      const std::string status(table.text(i, 2));
       out.emplace_back(boost::json::object{
-          {"game_id", rows->text(i, 0)},
-          {"host_id", rows->text(i, 1)},
+          {"game_id", table.text(i, 0)},
+          {"host_id", table.text(i, 1)},
           {"host_status", status},
           {"stale", status == "lost" || status == "left"},
-          {"container_id", rows->text(i, 3)},
+          {"container_id", table.text(i, 3)},
           {"event_type", type_name},
           {"state", to_string(state_after(*type, inspect_state))},
           {"occurred_at_ms", *at},
           // What the snapshot keeps is the latest event, so the state is known since then.
           {"since_ms", *at},
           {"details", ec ? boost::json::value(boost::json::object{}) : std::move(details)},
-          {"stream_id", rows->text(i, 7)}});
+          {"stream_id", table.text(i, 7)}});
     }
     return out;
   }
@@ -174,23 +174,23 @@ class PgSource final : public SnapshotSource {
         {}};
     auto rows = run(q);
     if (!rows) {
-      // Before the fleet schema there are no hosts to show; anything else is an error.
-      if (rows.error().code == kUndefinedTable) {
-        return boost::json::array{};
-      }
       return rows.error();
     }
+    if (!*rows) {
+      return boost::json::array{};
+    }
+    const pg::Rows& table = **rows;
     boost::json::array out;
-    for (int i = 0; i < rows->size(); ++i) {
+    for (int i = 0; i < table.size(); ++i) {
       auto integer = [&](int c) -> std::int64_t {
-        auto v = rows->integer(i, c);
+        auto v = table.integer(i, c);
         return v ? *v : 0;
       };
-      out.emplace_back(boost::json::object{{"host_id", rows->text(i, 0)},
-                                           {"status", rows->text(i, 1)},
-                                           {"hostname", rows->text(i, 2)},
-                                           {"docker_id", rows->text(i, 3)},
-                                           {"version", rows->text(i, 4)},
+      out.emplace_back(boost::json::object{{"host_id", table.text(i, 0)},
+                                           {"status", table.text(i, 1)},
+                                           {"hostname", table.text(i, 2)},
+                                           {"docker_id", table.text(i, 3)},
+                                           {"version", table.text(i, 4)},
                                            {"started_at_ms", integer(5)},
                                            {"heartbeat_at_ms", integer(6)},
                                            {"lease_until_ms", integer(7)},
@@ -200,7 +200,9 @@ class PgSource final : public SnapshotSource {
   }
 
  private:
-  Result<pg::Rows> run(const pg::Query& q) {
+  // nullopt when the table is not there: a database no daemon has migrated yet (or one from
+  // before the fleet schema) has nothing to show, which is not an error.
+  Result<std::optional<pg::Rows>> run(const pg::Query& q) {
     if (!conn_ || !conn_->ok()) {
       auto c = pg::Conn::open(s_.target, s_.io_timeout);
       if (!c) {
@@ -208,7 +210,14 @@ class PgSource final : public SnapshotSource {
       }
       conn_ = std::move(*c);
     }
-    return conn_->query(q);
+    auto rows = conn_->query(q);
+    if (!rows) {
+      if (rows.error().code == kUndefinedTable) {
+        return std::optional<pg::Rows>{};
+      }
+      return rows.error();
+    }
+    return std::optional<pg::Rows>(std::move(*rows));
   }
 
   PgSourceSettings s_;

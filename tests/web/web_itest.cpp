@@ -178,6 +178,18 @@ TEST_F(WebIT, GamesAreTheSnapshotsWithTheirStateAndTheirHostsLease) {
   EXPECT_EQ(h[1].at("status"), "lost");
 }
 
+TEST_F(WebIT, ADatabaseNoDaemonHasMigratedShowsNoGamesAndNoHosts) {
+  ts::sql(admin_url_, "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
+  ts::sql(admin_url_, "CREATE DATABASE " + db_);
+  start();
+  const auto games = get("/api/v1/games");
+  ASSERT_EQ(games.status, 200U) << games.body;
+  EXPECT_TRUE(boost::json::parse(games.body).at("games").as_array().empty());
+  const auto hosts = get("/api/v1/hosts");
+  ASSERT_EQ(hosts.status, 200U) << hosts.body;
+  EXPECT_TRUE(boost::json::parse(hosts.body).at("hosts").as_array().empty());
+}
+
 TEST_F(WebIT, AResumeAcrossAServerRestartHasNoGapAndNoDuplicate) {
   std::vector<std::string> ids;
   for (int i = 1; i <= 5; ++i) {
