@@ -76,7 +76,7 @@ Result<redis::ReplyPtr> Consumer::checked(Result<redis::ReplyPtr> reply, std::st
 Result<void> Consumer::ensure_group() {
   if (!conn_ || conn_->broken()) {
     auto c = redis::Connection::open(options_.endpoint, options_.options.connect_timeout,
-                                     options_.options.command_timeout);
+                                     options_.options.command_timeout, options_.options.stream);
     if (!c) {
       return c.error();
     }

@@ -64,7 +64,28 @@ void add_serve_flags(CLI::App& serve, DaemonSettings& s, std::string& config_fil
           CLI::ignore_case))
       ->default_str(s.sink == SinkKind::durable ? "durable" : "stdout");
   f.value("--redis-url", "GALAXY_REDIS_URL",
-          "redis://[user:password@]host:port[/db] or unix:///path[?db=N]", s.durable.redis_url);
+          "redis://[user:password@]host:port[/db], unix:///path[?db=N], "
+          "redis-sentinel://[user:password@]host:port[,host:port...]/master_name[?db=N] or "
+          "redis-cluster://[user:password@]host:port[,host:port...]",
+          s.durable.redis_url);
+  f.value("--redis-wait-replicas", "GALAXY_RM_REDIS_WAIT_REPLICAS",
+          "After each batch of XADDs, WAIT until this many replicas have it before its outbox "
+          "rows are confirmed (0: the master's answer is enough; 1 or more: a failover loses "
+          "nothing)",
+          s.durable.wait_replicas)
+      ->check(CLI::Range(0, 64));
+  f.duration("--redis-wait-timeout", "GALAXY_RM_REDIS_WAIT_TIMEOUT",
+             "How long one WAIT waits for the replicas; a batch they did not acknowledge stays "
+             "in the outbox and is sent again",
+             s.durable.wait_timeout)
+      ->check(CLI::Validator(
+          [](const std::string& v) -> std::string {
+            const auto d = parse_duration(v);
+            return d && *d >= std::chrono::milliseconds(10) && *d <= std::chrono::minutes(1)
+                       ? ""
+                       : "must be a duration from 10ms to 1m";
+          },
+          "DURATION"));
   f.value("--postgres-url", "GALAXY_POSTGRES_URL", "A libpq URI or conninfo string",
           s.durable.postgres_url);
   f.value("--stream", "GALAXY_STREAM", "Redis stream key", s.durable.stream);

@@ -115,6 +115,10 @@ void write_metrics(admin::Exposition& out, const DaemonStats& s, const BuildInfo
     out.counter("galaxy_relay_replays_total",
                 "Outbox rows sent again and recognised by the stream as already added.",
                 d(ds.replays_skipped));
+    out.counter("galaxy_relay_wait_shortfalls_total",
+                "Relayed batches fewer replicas acknowledged than --redis-wait-replicas asks "
+                "(their rows stay in the outbox and are sent again).",
+                d(ds.wait_shortfalls));
     out.counter("galaxy_commit_batches_total", "PostgreSQL transactions of the writer.",
                 d(ds.batches));
     out.gauge("galaxy_queue_events", "Events held in memory, waiting for PostgreSQL.",

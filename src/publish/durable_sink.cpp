@@ -57,8 +57,8 @@ DurableBackends real_backends(const DurableSinkSettings& s, const RedisEndpoint&
   b.outbox = [pg, io = s.io_timeout](const HostFence& fence) {
     return std::make_unique<PgOutbox>(pg, io, fence);
   };
-  b.stream = [redis, st = StreamSettings{s.stream, s.stream_maxlen, s.connect_timeout,
-                                         s.io_timeout}](const HostFence& fence) {
+  b.stream = [redis, st = StreamSettings{s.stream, s.stream_maxlen, s.connect_timeout, s.io_timeout,
+                                         s.wait_replicas, s.wait_timeout}](const HostFence& fence) {
     return std::make_unique<RedisStream>(redis, st, fence);
   };
   return b;
@@ -516,6 +516,15 @@ DurableSink::Step DurableSink::relay_step() {
   }
   const auto xadd_start = SteadyClock::now();
   auto added = stream_->publish(database_id_, confirmed_, items);
+  if (!added && is_wait_shortfall(added.error())) {
+    // Redis is up and has the batch; its replicas do not yet. The rows stay and go again (the
+    // script adds none twice) until the replicas, or a new master's, have them.
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.wait_shortfalls;
+    }
+    return relay_fail(added.error());
+  }
   if (!added) {
     if (!is_fenced(added.error())) {
       stream_->disconnect();

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <charconv>
 #include <optional>
+#include <span>
 
 namespace galaxy::publish {
 
@@ -25,7 +27,9 @@ if lease < held then
   return redis.error_reply('FENCED lease epoch ' .. ARGV[2] .. ' is older than ' .. hwm[3])
 end
 if seq <= last then
-  if lease > held then redis.call('HSET', KEYS[2], 'lease', ARGV[2]) end
+  -- Written even when unchanged (lease >= held here): a replay is a write, so a WAIT after it
+  -- covers the entries it found, on a new master too.
+  redis.call('HSET', KEYS[2], 'lease', ARGV[2])
   local ids = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], ARGV[3])
   return {0, ids[1] or ''}
 end
@@ -81,7 +85,8 @@ void RedisStream::disconnect() {
 
 Result<void> RedisStream::connect() {
   disconnect();
-  auto c = redis::Connection::open(endpoint_, settings_.connect_timeout, settings_.io_timeout);
+  auto c = redis::Connection::open(endpoint_, settings_.connect_timeout, settings_.io_timeout,
+                                   settings_.stream);
   if (!c) {
     return c.error();
   }
@@ -130,6 +135,35 @@ Result<std::int64_t> RedisStream::adopt_legacy_hwm(const std::string& database_i
     return redis::server_error(fmt::format("EVAL (adopt) at {}", conn_->endpoint()), r->get());
   }
   return *mark;
+}
+
+Result<void> RedisStream::wait_for_replicas() {
+  if (settings_.wait_replicas <= 0) {
+    return {};
+  }
+  // WAIT covers every write this connection made, so the batch (and for replays the script's
+  // HSET) is what it counts; it answers after wait_timeout at the latest.
+  const std::string n = std::to_string(settings_.wait_replicas);
+  const std::string ms = std::to_string(settings_.wait_timeout.count());
+  const std::array<std::string_view, 3> argv{"WAIT", n, ms};
+  auto r = conn_->command(std::span<const std::string_view>(argv),
+                          settings_.wait_timeout + settings_.io_timeout);
+  if (!r) {
+    return r.error();
+  }
+  const auto acked = redis::integer(r->get());
+  if (!acked) {
+    return redis::server_error(fmt::format("WAIT at {}", conn_->endpoint()), r->get());
+  }
+  if (*acked < settings_.wait_replicas) {
+    return make_error(ErrorKind::server, "redis",
+                      fmt::format("WAIT at {}: {} of {} replica(s) acknowledged the batch within "
+                                  "{} ms; its rows stay in the outbox and are sent again",
+                                  conn_->endpoint(), *acked, settings_.wait_replicas,
+                                  settings_.wait_timeout.count()),
+                      std::string(kWaitShortCode));
+  }
+  return {};
 }
 
 Result<std::vector<XaddResult>> RedisStream::publish(const std::string& database_id,
@@ -195,6 +229,9 @@ Result<std::vector<XaddResult>> RedisStream::publish(const std::string& database
       return *failed;
     }
     if (!noscript) {
+      if (auto w = wait_for_replicas(); !w) {
+        return w.error();
+      }
       return out;
     }
     if (attempt > 0) {

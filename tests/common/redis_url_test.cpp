@@ -12,12 +12,17 @@ void PrintTo(const RedisEndpoint& ep, std::ostream* os) {
   *os << (ep.transport == RedisEndpoint::Transport::tcp
               ? "tcp host=" + ep.host + " port=" + std::to_string(ep.port)
               : "unix path=" + ep.socket_path)
-      << " user=" << ep.user << " password=" << ep.password << " db=" << ep.db;
+      << " user=" << ep.user << " password=" << ep.password << " db=" << ep.db
+      << " topology=" << static_cast<int>(ep.topology) << " master=" << ep.master_name << " nodes=";
+  for (const auto& n : ep.nodes) {
+    *os << n.host << ":" << n.port << ",";
+  }
 }
 
 namespace {
 
 using Transport = RedisEndpoint::Transport;
+using Topology = RedisEndpoint::Topology;
 
 struct GoodUrl {
   const char* url;
@@ -67,7 +72,29 @@ INSTANTIATE_TEST_SUITE_P(
                 {.transport = Transport::unix_socket,
                  .socket_path = "/tmp/r.sock",
                  .password = "topsecret"},
-                "unix://:***@/tmp/r.sock?db=0"}));
+                "unix://:***@/tmp/r.sock?db=0"},
+        GoodUrl{"redis-sentinel://127.0.0.1:26380,127.0.0.1:26381,[::1]:26382/galaxy",
+                {.topology = Topology::sentinel,
+                 .nodes = {{"127.0.0.1", 26380}, {"127.0.0.1", 26381}, {"::1", 26382}},
+                 .master_name = "galaxy"},
+                "redis-sentinel://127.0.0.1:26380,127.0.0.1:26381,[::1]:26382/galaxy?db=0"},
+        // The credentials and db are the data nodes'; a sentinel without a port is on 26379.
+        GoodUrl{"redis-sentinel://ops:s%40cret@s1,s2:5000/main?db=4",
+                {.topology = Topology::sentinel,
+                 .user = "ops",
+                 .password = "s@cret",
+                 .db = 4,
+                 .nodes = {{"s1", 26379}, {"s2", 5000}},
+                 .master_name = "main"},
+                "redis-sentinel://ops:***@s1:26379,s2:5000/main?db=4"},
+        GoodUrl{"redis-cluster://:pw@10.0.0.1:7000,10.0.0.2",
+                {.topology = Topology::cluster,
+                 .password = "pw",
+                 .nodes = {{"10.0.0.1", 7000}, {"10.0.0.2", 6379}}},
+                "redis-cluster://:***@10.0.0.1:7000,10.0.0.2:6379"},
+        GoodUrl{"redis-cluster://127.0.0.1:7000/",
+                {.topology = Topology::cluster, .nodes = {{"127.0.0.1", 7000}}},
+                "redis-cluster://127.0.0.1:7000"}));
 
 struct BadUrl {
   const char* url;
@@ -85,28 +112,40 @@ TEST_P(RedisUrlRejects, NamingThePartWithAReasonThatDoesNotEchoTheInput) {
   EXPECT_EQ(ep.error().message().find("s3cr3t"), std::string::npos) << ep.error().message();
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, RedisUrlRejects,
-                         testing::Values(BadUrl{"not a url :: s3cr3t", "/", "not a URL"},
-                                         BadUrl{"redis://u:s3cr3t@:1 2", "/", "not a URL"},
-                                         BadUrl{"http://u:s3cr3t@h:1", "/scheme", "scheme"},
-                                         BadUrl{"foo:s3cr3t@", "/scheme", "scheme"},
-                                         BadUrl{"redis://u:s3cr3t@h:0", "/port", "port"},
-                                         BadUrl{"redis://u:s3cr3t@h:70000", "/port", "port"},
-                                         BadUrl{"redis://u:s3cr3t@h:1/x", "/db", "db"},
-                                         BadUrl{"redis://u:s3cr3t@h:1/-1", "/db", "db"},
-                                         BadUrl{"redis://u:s3cr3t@h:1/01", "/db", "db"},
-                                         BadUrl{"redis://u:s3cr3t@h:1/1/2", "/db", "db"},
-                                         BadUrl{"redis://u:s3cr3t@h:1?db=1", "/query", "query"},
-                                         BadUrl{"redis://u:s3cr3t@h:1#frag", "/fragment",
-                                                "fragment"},
-                                         BadUrl{"redis://:s3cr3t@:1", "/host", "host"},
-                                         BadUrl{"redis:///0", "/host", "host"},
-                                         BadUrl{"unix://host/tmp/s3cr3t.sock", "/host", "no host"},
-                                         BadUrl{"unix://", "/path", "absolute"},
-                                         BadUrl{"unix:relative", "/path", "absolute"},
-                                         BadUrl{"unix:///tmp/r.sock?x=1", "/query", "db=N"},
-                                         BadUrl{"unix:///s?tls=1", "/query", "db=N"},
-                                         BadUrl{"unix:///tmp/r.sock?db=x", "/db", "db"}));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, RedisUrlRejects,
+    testing::Values(
+        BadUrl{"not a url :: s3cr3t", "/", "not a URL"},
+        BadUrl{"redis://u:s3cr3t@:1 2", "/", "not a URL"},
+        BadUrl{"http://u:s3cr3t@h:1", "/scheme", "scheme"},
+        BadUrl{"foo:s3cr3t@", "/scheme", "scheme"}, BadUrl{"redis://u:s3cr3t@h:0", "/port", "port"},
+        BadUrl{"redis://u:s3cr3t@h:70000", "/port", "port"},
+        BadUrl{"redis://u:s3cr3t@h:1/x", "/db", "db"},
+        BadUrl{"redis://u:s3cr3t@h:1/-1", "/db", "db"},
+        BadUrl{"redis://u:s3cr3t@h:1/01", "/db", "db"},
+        BadUrl{"redis://u:s3cr3t@h:1/1/2", "/db", "db"},
+        BadUrl{"redis://u:s3cr3t@h:1?db=1", "/query", "query"},
+        BadUrl{"redis://u:s3cr3t@h:1#frag", "/fragment", "fragment"},
+        BadUrl{"redis://:s3cr3t@:1", "/host", "host"}, BadUrl{"redis:///0", "/host", "host"},
+        BadUrl{"unix://host/tmp/s3cr3t.sock", "/host", "no host"},
+        BadUrl{"unix://", "/path", "absolute"}, BadUrl{"unix:relative", "/path", "absolute"},
+        BadUrl{"unix:///tmp/r.sock?x=1", "/query", "db=N"},
+        BadUrl{"unix:///s?tls=1", "/query", "db=N"}, BadUrl{"unix:///tmp/r.sock?db=x", "/db", "db"},
+        BadUrl{"redis-sentinel://", "/host", "host:port"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:1", "/master", "master_name"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:1/", "/master", "master_name"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:1,/m", "/host", "host"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:1,h:2,/m", "/host", "comma"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:0/m", "/port", "port"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:/m", "/port", "port"},
+        BadUrl{"redis-sentinel://u:s3cr3t@[::1/m", "/host", "]"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:1/m/x", "/master", "master_name"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:1/m?db=x", "/db", "db"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:1/m?tls=1", "/query", "db=N"},
+        BadUrl{"redis-sentinel://u:s3cr3t@h:1/m#f", "/fragment", "fragment"},
+        BadUrl{"redis-cluster://u:s3cr3t@h:1/2", "/db", "db 0"},
+        BadUrl{"redis-cluster://u:s3cr3t@h:1?db=1", "/query", "query"},
+        BadUrl{"redis-cluster://u:s3cr3t@h%20x:1", "/host", "host"}));
 
 }  // namespace
 }  // namespace galaxy

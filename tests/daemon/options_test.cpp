@@ -162,5 +162,19 @@ TEST_F(OptionsTest, TheFleetFlagsAreCheckedWhenParsed) {
   EXPECT_NE(e.find("between 3s and 10m"), std::string::npos) << e;
 }
 
+TEST_F(OptionsTest, TheReplicaWaitFlagsAreCheckedWhenParsed) {
+  parse({"serve"});
+  EXPECT_EQ(settings.durable.wait_replicas, 0);
+  parse({"serve", "--redis-url", "redis-sentinel://127.0.0.1:26379,127.0.0.1:26380/galaxy",
+         "--redis-wait-replicas", "1", "--redis-wait-timeout", "250ms"});
+  EXPECT_EQ(settings.durable.redis_url, "redis-sentinel://127.0.0.1:26379,127.0.0.1:26380/galaxy");
+  EXPECT_EQ(settings.durable.wait_replicas, 1);
+  EXPECT_EQ(settings.durable.wait_timeout, 250ms);
+  auto e = error_of([&] { parse({"serve", "--redis-wait-replicas", "-1"}); });
+  EXPECT_NE(e.find("--redis-wait-replicas"), std::string::npos) << e;
+  e = error_of([&] { parse({"serve", "--redis-wait-timeout", "5ms"}); });
+  EXPECT_NE(e.find("10ms to 1m"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace galaxy::daemon

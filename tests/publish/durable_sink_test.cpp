@@ -173,7 +173,8 @@ class FakeOutbox final : public OutboxStore {
 struct FakeRedis {
   std::deque<Error> connect_failures;
   std::deque<Error> publish_failures;
-  bool lose_next_publish_reply = false;                       // added, then the connection drops
+  bool lose_next_publish_reply = false;  // added, then the connection drops
+  int wait_short = 0;  // this many publishes add, then too few replicas acknowledge them
   std::vector<std::pair<std::string, std::int64_t>> entries;  // id, seq
   std::int64_t hwm = 0;
   std::int64_t lease = 0;       // the highest lease epoch that wrote
@@ -228,6 +229,11 @@ class FakeStream final : public StreamAppender {
     if (r_.lose_next_publish_reply) {
       r_.lose_next_publish_reply = false;
       return make_error(ErrorKind::timeout, "redis", "no reply within the deadline");
+    }
+    if (r_.wait_short > 0) {
+      --r_.wait_short;
+      return make_error(ErrorKind::server, "redis", "WAIT: 0 of 1 replica(s) acknowledged",
+                        std::string(kWaitShortCode));
     }
     return out;
   }
@@ -513,6 +519,32 @@ TEST_F(DurableSinkTest, AFailedConfirmRepublishesAsReplaysAndConfirmsLater) {
   EXPECT_TRUE(db_.outbox.empty());
   EXPECT_EQ(redis_.entries.size(), 1U);
   EXPECT_EQ(sink->stats().replays_skipped, 1U);
+}
+
+TEST_F(DurableSinkTest, RowsTheReplicasDidNotAcknowledgeStayAndAreResentOnTheSameConnection) {
+  auto sink = make();
+  sink->apply(one(1));
+  sink->apply(one(2));
+  ASSERT_EQ(sink->writer_step().next, Next::again);
+  redis_.wait_short = 2;
+  for (int i = 0; i < 2; ++i) {
+    auto s = sink->relay_step();
+    EXPECT_EQ(s.next, Next::backoff);
+    EXPECT_EQ(db_.outbox.size(), 2U) << "not confirmed before the replicas have them";
+  }
+  auto st = sink->stats();
+  EXPECT_EQ(st.wait_shortfalls, 2U);
+  EXPECT_EQ(st.relay_errors, 2U);
+  EXPECT_TRUE(st.redis_up) << "a slow replica is not a Redis outage";
+  EXPECT_EQ(redis_.disconnects, 0) << "the connection is kept: WAIT covers its writes";
+  EXPECT_NE(st.last_error.find("WAIT"), std::string::npos) << st.last_error;
+
+  EXPECT_EQ(sink->relay_step().next, Next::again);
+  EXPECT_TRUE(db_.outbox.empty());
+  EXPECT_EQ(redis_.entries.size(), 2U) << "each event once in the stream";
+  st = sink->stats();
+  EXPECT_EQ(st.events_relayed, 0U) << "the first send added them, the resends were replays";
+  EXPECT_EQ(st.replays_skipped, 2U);
 }
 
 TEST_F(DurableSinkTest, AnUndecodableRowIsSkippedAndDoesNotBlockTheOthers) {

@@ -44,7 +44,8 @@ Result<redis::Connection> open_redis(const Connection& conn) {
   if (!endpoint) {
     return endpoint.error();
   }
-  return redis::Connection::open(*endpoint, conn.connect_timeout, conn.command_timeout);
+  return redis::Connection::open(*endpoint, conn.connect_timeout, conn.command_timeout,
+                                 conn.stream);
 }
 
 // The ID of the stream's newest entry, so "now" misses nothing written after we start (XREAD

@@ -40,6 +40,13 @@ inline bool is_fenced(const Error& e) {
   return e.kind == ErrorKind::server && (e.code == kFencedPgCode || e.code == kFencedRedisCode);
 }
 
+// A batch that the master added but fewer replicas than asked acknowledged within the WAIT
+// timeout: retried, not a broken connection.
+inline constexpr std::string_view kWaitShortCode = "WAIT";
+inline bool is_wait_shortfall(const Error& e) {
+  return e.kind == ErrorKind::server && e.code == kWaitShortCode;
+}
+
 struct OutboxRow {
   std::int64_t seq = 0;
   std::string payload;  // canonical payload JSON
@@ -110,7 +117,8 @@ class StreamAppender {
   virtual void disconnect() = 0;
   // Adds the items in order; a seq at or below the host's high-water mark for this database is a
   // replay and is not added again. `confirmed` is the highest seq PostgreSQL has confirmed. A
-  // fenced epoch fails with is_fenced() and adds nothing.
+  // fenced epoch fails with is_fenced() and adds nothing; too few replicas acknowledging the batch
+  // (when asked for) fails with is_wait_shortfall().
   virtual Result<std::vector<XaddResult>> publish(const std::string& database_id,
                                                   std::int64_t confirmed,
                                                   const std::vector<XaddItem>& items) = 0;

@@ -37,14 +37,18 @@
 namespace galaxy::publish {
 
 struct DurableSinkSettings {
-  // redis://[user:password@]host:port[/db] or unix:///path[?db=N]
+  // Any URL parse_redis_url takes (single server, unix socket, Sentinel, Cluster).
   std::string redis_url = "redis://127.0.0.1:6379";
   std::string postgres_url = "postgresql:///galaxy";  // a libpq URI or conninfo string
   std::string stream = "runtime:health_events";
   std::size_t stream_maxlen = 1'000'000;  // XADD MAXLEN ~
-  std::size_t queue_capacity = 100'000;   // events (see TransitionQueue)
-  std::size_t max_batch = 2'000;          // events per writer transaction
-  std::size_t relay_batch = 2'000;        // outbox rows per relay round
+  // WAIT for this many replicas after each batch of XADDs; rows are confirmed only once they
+  // have it (see StreamSettings).
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1'000};
+  std::size_t queue_capacity = 100'000;  // events (see TransitionQueue)
+  std::size_t max_batch = 2'000;         // events per writer transaction
+  std::size_t relay_batch = 2'000;       // outbox rows per relay round
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds io_timeout{5'000};
   std::chrono::milliseconds statement_timeout{10'000};
@@ -79,6 +83,8 @@ struct DurableSinkStats {
   std::uint64_t dropped_transitions = 0;
   std::uint64_t writer_errors = 0;
   std::uint64_t relay_errors = 0;
+  // Batches the replicas did not acknowledge within the WAIT timeout (sent again).
+  std::uint64_t wait_shortfalls = 0;
   bool overflowed = false;
   bool fenced = false;  // a write was refused: the lease is another daemon's
   // Whether the last call to each answered (false until the first does).

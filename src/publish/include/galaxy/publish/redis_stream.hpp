@@ -34,6 +34,12 @@ struct StreamSettings {
   std::size_t maxlen = 1'000'000;
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds io_timeout{5'000};
+  // After each batch, WAIT wait_replicas wait_timeout: a batch fewer replicas acknowledged fails
+  // with is_wait_shortfall() and its rows are not confirmed. With Sentinel this is what makes a
+  // failover lose nothing: an XADD the master answered may not have reached the replica that is
+  // promoted. 0: no WAIT.
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1'000};
 };
 
 // The script's source, exposed for tests and docs/delivery.md.
@@ -63,6 +69,7 @@ class RedisStream final : public StreamAppender {
 
  private:
   Result<void> load_script();
+  Result<void> wait_for_replicas();
 
   RedisEndpoint endpoint_;
   StreamSettings settings_;
