@@ -161,6 +161,9 @@ class TimedOutbox final : public publish::OutboxStore {
   }
   Result<std::optional<std::int64_t>> legacy_seq() override { return inner_->legacy_seq(); }
   Result<void> legacy_done() override { return inner_->legacy_done(); }
+  Result<std::int64_t> seq_at_least(std::int64_t mark) override {
+    return inner_->seq_at_least(mark);
+  }
 
  private:
   std::unique_ptr<publish::OutboxStore> inner_;

@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
   const long events = argc > 1 ? std::atol(argv[1]) : 50'000;
   const long per = argc > 2 ? std::atol(argv[2]) : 1;
   const long max_batch = argc > 3 ? std::atol(argv[3]) : 2'000;
+  // With replicas (a Sentinel or Cluster URL in GALAXY_REDIS_URL): WAIT for this many after each
+  // relayed batch, as --redis-wait-replicas does.
+  const int wait_replicas = argc > 4 ? std::atoi(argv[4]) : 0;
   const std::string admin = env("GALAXY_POSTGRES_URL");
   const std::string redis = env("GALAXY_REDIS_URL");
   const std::string db = "bench_pub_" + std::to_string(::getpid());
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
   s.queue_capacity = static_cast<std::size_t>(events) + 1;
   s.max_batch = static_cast<std::size_t>(max_batch);
   s.relay_batch = static_cast<std::size_t>(max_batch);
+  s.wait_replicas = wait_replicas;
   double commit_s = 0;
   double total_s = 0;
   {
@@ -119,17 +123,18 @@ int main(int argc, char** argv) {
     total_s = std::chrono::duration<double>(Clock::now() - t0).count();
     const auto st = sink.stats();
     std::printf(
-        "events=%ld per_transition=%ld max_batch=%ld batches=%llu\n"
+        "events=%ld per_transition=%ld max_batch=%ld wait_replicas=%d batches=%llu "
+        "wait_shortfalls=%llu\n"
         "committed to PostgreSQL: %.0f events/s (%.2f s)\n"
         "committed + relayed to Redis + snapshots: %.0f events/s (%.2f s)\n",
-        events, per, max_batch, static_cast<unsigned long long>(st.batches),
-        static_cast<double>(events) / commit_s, commit_s, static_cast<double>(events) / total_s,
-        total_s);
+        events, per, max_batch, wait_replicas, static_cast<unsigned long long>(st.batches),
+        static_cast<unsigned long long>(st.wait_shortfalls), static_cast<double>(events) / commit_s,
+        commit_s, static_cast<double>(events) / total_s, total_s);
     sink.stop(std::chrono::seconds(5));
   }
   pg_exec(admin, "DROP DATABASE " + db + " WITH (FORCE)");
   if (auto c = redis::Connection::open(parse_redis_url(redis).value(), std::chrono::seconds(5),
-                                       std::chrono::seconds(30))) {
+                                       std::chrono::seconds(30), stream)) {
     (void)c->command(
         {"DEL", stream, "{" + stream + "}:hwm:bench-host", "{" + stream + "}:idmp:bench-host"});
   }

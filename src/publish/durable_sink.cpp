@@ -240,6 +240,7 @@ Result<std::vector<contract::StateRecord>> DurableSink::load_state(
     if (r) {
       auto records = store->load_state();
       if (records) {
+        seed_stream_mark(*store);
         return records;
       }
       r = records.error();
@@ -313,6 +314,16 @@ DurableSink::Step DurableSink::writer_step() {
     r = writer_store_->connect();
     if (r) {
       spdlog::info("durable sink: writer connected to PostgreSQL ({})", pg_.describe);
+      // A new connection may be to a promoted standby: no seq the relay has seen in the stream
+      // is handed out again (see guard_seq).
+      std::int64_t mark = 0;
+      {
+        std::lock_guard lock(mu_);
+        mark = stream_mark_;
+      }
+      if (mark > 0) {
+        r = raise_seq(*writer_store_, mark);
+      }
     }
   }
   const auto commit_start = SteadyClock::now();
@@ -437,6 +448,69 @@ Result<void> DurableSink::adopt_legacy() {
   return {};
 }
 
+// A database that went back in time (an asynchronous standby promoted: commits it had
+// acknowledged are gone, and with them the seqs they took) would hand out seqs the stream's mark
+// already covers, and the script would skip those events as replays. The counter is raised past
+// the mark first; what the lost commits held is gone, and the log says so.
+Result<void> DurableSink::guard_seq() {
+  auto mark = stream_->high_water(database_id_);
+  if (!mark) {
+    return mark.error();
+  }
+  note_stream_mark(*mark);
+  if (*mark <= 0) {
+    return {};
+  }
+  return raise_seq(*relay_store_, *mark);
+}
+
+// Before the writer's first commit: the stream's mark read once, so a database that went back in
+// time while this daemon was down hands out no seq the stream holds. Best effort: with Redis
+// unreachable the relay does it when it connects (and the writer after that).
+void DurableSink::seed_stream_mark(OutboxStore& store) {
+  const auto stream = backends_.stream(settings_.fence);
+  auto r = stream->connect();
+  auto id = r ? store.database_id() : Result<std::string>(r.error());
+  auto mark = id ? stream->high_water(*id) : Result<std::int64_t>(id.error());
+  if (mark) {
+    note_stream_mark(*mark);
+    if (auto raised = *mark > 0 ? raise_seq(store, *mark) : Result<void>{}; !raised) {
+      mark = raised.error();
+    }
+  }
+  if (!mark) {
+    spdlog::warn(
+        "durable sink: could not compare PostgreSQL's seq with the stream's mark at "
+        "start ({}); the relay does when it connects",
+        mark.error().message());
+  }
+}
+
+void DurableSink::note_stream_mark(std::int64_t seq) {
+  std::lock_guard lock(mu_);
+  stream_mark_ = std::max(stream_mark_, seq);
+}
+
+Result<void> DurableSink::raise_seq(OutboxStore& store, std::int64_t mark) {
+  auto before = store.seq_at_least(mark);
+  if (!before) {
+    return before.error();
+  }
+  if (*before < mark) {
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.seq_rewinds;
+    }
+    spdlog::error(
+        "durable sink: host {}'s last seq in PostgreSQL is {} but the stream already holds seq {} "
+        "of this database: PostgreSQL lost commits it had acknowledged (an asynchronous standby "
+        "promoted?). Events committed after seq {} that had not reached the stream are lost, "
+        "and snapshots may lag until each game's next event; new events continue after seq {}",
+        settings_.fence.host_id, *before, mark, mark, mark);
+  }
+  return {};
+}
+
 DurableSink::Step DurableSink::relay_step() {
   if (past_deadline() || fenced()) {
     return {Next::done};
@@ -470,6 +544,11 @@ DurableSink::Step DurableSink::relay_step() {
   }
   if (fresh_pg || fresh_redis) {
     if (auto a = adopt_legacy(); !a) {
+      pg.disconnect();
+      stream_->disconnect();
+      return relay_fail(a.error());
+    }
+    if (auto a = guard_seq(); !a) {
       pg.disconnect();
       stream_->disconnect();
       return relay_fail(a.error());
@@ -537,6 +616,9 @@ DurableSink::Step DurableSink::relay_step() {
     return relay_fail(
         make_error(ErrorKind::protocol, "redis",
                    fmt::format("{} items sent, {} results", relayed.size(), added->size())));
+  }
+  if (!added->empty()) {
+    note_stream_mark(added->back().seq);
   }
   std::uint64_t fresh = 0;
   for (std::size_t i = 0; i < added->size(); ++i) {

@@ -241,6 +241,26 @@ Result<void> PgOutbox::legacy_done() {
   return {};
 }
 
+Result<std::int64_t> PgOutbox::seq_at_least(std::int64_t mark) {
+  // The row lock orders this with the writer's galaxy_take_seq: no seq is handed out twice.
+  auto r =
+      single({"WITH old AS (SELECT last_seq FROM host_leases WHERE host_id = $1 AND epoch = $2 "
+              "FOR UPDATE) "
+              "UPDATE host_leases h SET last_seq = greatest(old.last_seq, $3::bigint) "
+              "FROM old WHERE h.host_id = $1 AND h.epoch = $2 RETURNING old.last_seq",
+              {fence_.host_id, std::to_string(fence_.epoch), std::to_string(mark)}});
+  if (!r) {
+    return r.error();
+  }
+  if (r->size() != 1) {
+    return make_error(ErrorKind::server, "postgres",
+                      "host " + fence_.host_id + " lease epoch " + std::to_string(fence_.epoch) +
+                          " is not current",
+                      std::string(kFencedPgCode));
+  }
+  return r->integer(0, 0);
+}
+
 Result<std::vector<OutboxRow>> PgOutbox::fetch(std::size_t limit) {
   auto r =
       single({"SELECT seq, payload FROM health_outbox WHERE host_id = $1 ORDER BY seq LIMIT $2",

@@ -166,6 +166,25 @@ Result<void> RedisStream::wait_for_replicas() {
   return {};
 }
 
+Result<std::int64_t> RedisStream::high_water(const std::string& database_id) {
+  if (!connected()) {
+    return make_error(ErrorKind::closed, "redis", "not connected to " + endpoint_.redacted());
+  }
+  auto r = conn_->command({"HMGET", hwm_key(), "db", "seq"});
+  if (!r) {
+    return r.error();
+  }
+  const auto parts = redis::elements(r->get());
+  if (parts.size() != 2) {
+    return redis::server_error(fmt::format("HMGET at {}", conn_->endpoint()), r->get());
+  }
+  if (!redis::is_string(parts[0]) || redis::text(parts[0]) != database_id ||
+      !redis::is_string(parts[1])) {
+    return std::int64_t{0};
+  }
+  return to_seq(redis::text(parts[1])).value_or(0);
+}
+
 Result<std::vector<XaddResult>> RedisStream::publish(const std::string& database_id,
                                                      std::int64_t confirmed,
                                                      const std::vector<XaddItem>& items) {

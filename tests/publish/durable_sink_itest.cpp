@@ -402,6 +402,40 @@ TEST(DurableSinkIT, BurstReachesStreamExactlyOnceInOrderWithSnapshotsAndState) {
   EXPECT_EQ(got["container/abc"], boost::json::parse("{\"reported\":true}"));
 }
 
+// What promoting an asynchronous standby does to the host's counter: the last acknowledged
+// commits are gone, and the seqs they took with them, while their events are in the stream. The
+// next sink must add its new events, not take them for replays of those seqs.
+TEST(DurableSinkIT, ADatabaseThatLostAcknowledgedCommitsStillAddsItsNewEvents) {
+  FreshDb db;
+  FreshStream stream;
+  RedisClient redis(stream.url);
+  Emitter em;
+  {
+    DurableSink sink(settings_for(stream.url, db.url, stream.key));
+    sink.start();
+    em.emit(sink, 0, 50);
+    expect_delivered(sink, db.url, redis, stream.key, em.emitted);
+    sink.stop(10s);
+  }
+  pg_query(db.url,
+           "UPDATE host_leases SET last_seq = last_seq - 30 WHERE host_id = '" + kHost + "'");
+  DurableSink sink(settings_for(stream.url, db.url, stream.key));
+  ASSERT_TRUE(sink.load_state(30s));  // as the daemon does before its sources start
+  sink.start();
+  em.emit(sink, 50, 20);
+  ASSERT_TRUE(eventually([&] {
+    return sink.stats().events_committed >= 20U && outbox_rows(db.url) == 0;
+  })) << sink.stats().last_error;
+  const auto entries = redis.read_stream(stream.key);
+  ASSERT_EQ(entries.size(), em.emitted.size()) << "the 20 new events were added";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].second, em.emitted[i]) << "entry " << i;
+  }
+  EXPECT_EQ(sink.stats().seq_rewinds, 1U);
+  EXPECT_EQ(sink.stats().replays_skipped, 0U);
+  sink.stop(10s);
+}
+
 TEST(DurableSinkIT, OlderEventNeverMovesSnapshotBackAndTiesGoToLaterEmission) {
   FreshDb db;
   FreshStream stream;

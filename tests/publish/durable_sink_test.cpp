@@ -132,6 +132,11 @@ class FakeOutbox final : public OutboxStore {
   }
   Result<std::string> database_id() override { return std::string("db-1"); }
   Result<std::optional<std::int64_t>> legacy_seq() override { return db_.legacy_seq; }
+  Result<std::int64_t> seq_at_least(std::int64_t mark) override {
+    const auto before = db_.last_seq;
+    db_.last_seq = std::max(db_.last_seq, mark);
+    return before;
+  }
   Result<void> legacy_done() override {
     db_.legacy_seq.reset();
     return {};
@@ -237,6 +242,7 @@ class FakeStream final : public StreamAppender {
     }
     return out;
   }
+  Result<std::int64_t> high_water(const std::string& /*database_id*/) override { return r_.hwm; }
   Result<std::int64_t> adopt_legacy_hwm(const std::string& /*database_id*/) override {
     r_.hwm = std::max(r_.hwm, r_.legacy_hwm);
     return r_.hwm;
@@ -545,6 +551,33 @@ TEST_F(DurableSinkTest, RowsTheReplicasDidNotAcknowledgeStayAndAreResentOnTheSam
   st = sink->stats();
   EXPECT_EQ(st.events_relayed, 0U) << "the first send added them, the resends were replays";
   EXPECT_EQ(st.replays_skipped, 2U);
+}
+
+// An asynchronous standby promoted: PostgreSQL lost commits (and the seqs they took) whose events
+// are in the stream already. New events must not reuse those seqs, or the stream's dedupe would
+// take them for replays and drop them.
+TEST_F(DurableSinkTest, ADatabaseBehindTheStreamsMarkHandsOutSeqsAfterItSoNothingNewIsSkipped) {
+  auto sink = make();
+  for (int i = 1; i <= 3; ++i) {
+    sink->apply(one(i));
+  }
+  ASSERT_EQ(sink->writer_step().next, Next::again);
+  ASSERT_EQ(sink->relay_step().next, Next::again);
+  ASSERT_EQ(redis_.entries.size(), 3U);
+  // The failover: the database is back at seq 1 (the commits of seqs 2 and 3 are gone) and the
+  // writer's next commit finds the primary gone, then commits on the promoted standby.
+  db_.last_seq = 1;
+  sink->apply(one(4));
+  db_.commit_failures.push_back(failure(ErrorKind::closed, "the primary is gone"));
+  EXPECT_EQ(sink->writer_step().next, Next::backoff);
+  ASSERT_EQ(sink->writer_step().next, Next::again);
+  for (int i = 0; i < 3 && !db_.outbox.empty(); ++i) {
+    (void)sink->relay_step();
+  }
+  EXPECT_TRUE(db_.outbox.empty());
+  ASSERT_EQ(redis_.entries.size(), 4U) << "the new event was added, not taken for a replay";
+  EXPECT_EQ(redis_.entries.back().second, 4) << "its seq is past the stream's mark";
+  EXPECT_EQ(sink->stats().seq_rewinds, 1U);
 }
 
 TEST_F(DurableSinkTest, AnUndecodableRowIsSkippedAndDoesNotBlockTheOthers) {

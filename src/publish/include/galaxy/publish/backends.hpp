@@ -97,6 +97,11 @@ class OutboxStore {
   virtual Result<std::string> database_id() = 0;
   virtual Result<std::vector<OutboxRow>> fetch(std::size_t limit) = 0;
   virtual Result<void> confirm(const std::vector<RelayedRow>& rows, std::int64_t through_seq) = 0;
+  // Raises the host's seq counter to at least `mark` (fenced) and returns what it was. The
+  // counter is below the stream's mark only when the database lost commits it had acknowledged
+  // (an asynchronous standby promoted): new rows must not take seqs the stream already holds, or
+  // they would be taken for replays and never added.
+  virtual Result<std::int64_t> seq_at_least(std::int64_t mark) = 0;
   // Upgrade: the highest seq of rows written before the fleet release that this host adopted,
   // while their Redis high-water mark has not been carried over yet (nullopt: nothing to do);
   // legacy_done() records that it has been.
@@ -126,6 +131,8 @@ class StreamAppender {
   // under the old key names) when that one belongs to this database, so no adopted row is added
   // twice. Returns the mark now in force for the host.
   virtual Result<std::int64_t> adopt_legacy_hwm(const std::string& database_id) = 0;
+  // The host's high-water mark for this database (0 when the stream has none).
+  virtual Result<std::int64_t> high_water(const std::string& database_id) = 0;
 };
 
 // What a DurableSink is built on. The defaults (DurableSink(settings)) are PgOutbox, RedisStream

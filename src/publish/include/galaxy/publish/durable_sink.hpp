@@ -85,6 +85,9 @@ struct DurableSinkStats {
   std::uint64_t relay_errors = 0;
   // Batches the replicas did not acknowledge within the WAIT timeout (sent again).
   std::uint64_t wait_shortfalls = 0;
+  // Times PostgreSQL's seq counter was found behind the stream's mark and raised past it (the
+  // database lost acknowledged commits: docs/failover.md).
+  std::uint64_t seq_rewinds = 0;
   bool overflowed = false;
   bool fenced = false;  // a write was refused: the lease is another daemon's
   // Whether the last call to each answered (false until the first does).
@@ -162,6 +165,10 @@ class DurableSink final : public contract::TransitionSink {
   bool fenced() const { return fenced_.load(); }
   // Upgrade: carries the pre-fleet Redis high-water mark over to this host's, once.
   Result<void> adopt_legacy();
+  Result<void> guard_seq();
+  void note_stream_mark(std::int64_t seq);
+  void seed_stream_mark(OutboxStore& store);
+  Result<void> raise_seq(OutboxStore& store, std::int64_t mark);
 
   DurableSinkSettings settings_;
   RedisEndpoint redis_;
@@ -194,6 +201,9 @@ class DurableSink final : public contract::TransitionSink {
   std::string database_id_;
   std::int64_t confirmed_ = 0;
   std::uint64_t relay_seen_ = 0;  // commits_ when the relay last found the outbox empty
+  // The highest seq of this host the relay has seen in the stream (guarded by mu_): a writer on a
+  // new connection raises the database's counter past it before committing.
+  std::int64_t stream_mark_ = 0;
 
   std::thread writer_;
   std::thread relay_;

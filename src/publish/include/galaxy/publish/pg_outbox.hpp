@@ -52,6 +52,7 @@ class PgOutbox final : public OutboxStore {
   Result<std::vector<OutboxRow>> fetch(std::size_t limit) override;
   Result<std::optional<std::int64_t>> legacy_seq() override;
   Result<void> legacy_done() override;
+  Result<std::int64_t> seq_at_least(std::int64_t mark) override;
   // Upserts the snapshots (never back to an older event) and deletes the relayed outbox rows, in
   // one fenced transaction: every outbox row of the host up to through_seq (rows fetched from the
   // start of the outbox, so none are skipped; rows may leave out one that could not be decoded).

@@ -61,6 +61,7 @@ class RedisStream final : public StreamAppender {
   Result<std::vector<XaddResult>> publish(const std::string& database_id, std::int64_t confirmed,
                                           const std::vector<XaddItem>& items) override;
   Result<std::int64_t> adopt_legacy_hwm(const std::string& database_id) override;
+  Result<std::int64_t> high_water(const std::string& database_id) override;
 
   const std::string& stream() const { return settings_.stream; }
   // The host's side keys.
