@@ -119,6 +119,10 @@ void write_metrics(admin::Exposition& out, const DaemonStats& s, const BuildInfo
                 "Relayed batches fewer replicas acknowledged than --redis-wait-replicas asks "
                 "(their rows stay in the outbox and are sent again).",
                 d(ds.wait_shortfalls));
+    out.counter("galaxy_seq_rewinds_total",
+                "Times PostgreSQL's seq counter was behind the stream's mark and was raised past "
+                "it (the database lost acknowledged commits: an asynchronous failover).",
+                d(ds.seq_rewinds));
     out.counter("galaxy_commit_batches_total", "PostgreSQL transactions of the writer.",
                 d(ds.batches));
     out.gauge("galaxy_queue_events", "Events held in memory, waiting for PostgreSQL.",

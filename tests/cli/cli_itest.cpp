@@ -16,6 +16,7 @@
 #include "galaxy/publish/pg_outbox.hpp"
 #include "galaxy/testsupport/backends.hpp"
 #include "galaxy/testsupport/process.hpp"
+#include "galaxy/testsupport/topology.hpp"
 
 namespace galaxy::consumer::itest {
 namespace {
@@ -253,6 +254,40 @@ TEST_F(CliItest, StatsReportsGroupsPendingAndLag) {
     return d;
   };
   EXPECT_EQ(without_idle(o_json.output), without_idle(out.output));
+}
+
+// tail, consume and stats through a Sentinel and a Cluster URL: the commands share the one Redis
+// layer, which finds the master (or the stream's slot owner) itself.
+TEST_F(CliItest, TailConsumeAndStatsTakeSentinelAndClusterUrls) {
+  for (const auto& [kind, key] :
+       {std::pair{"sentinel", "SENTINEL_URL"}, std::pair{"cluster", "CLUSTER_URL"}}) {
+    SCOPED_TRACE(kind);
+    auto topo = testsupport::Topology::up(kind);
+    const std::string url = topo.value(key);
+    auto conn = redis::Connection::open(parse_redis_url(url).value(), 5s, 5s, stream_);
+    ASSERT_TRUE(conn) << conn.error().message();
+    std::vector<std::string> want;
+    for (int i = 0; i < 3; ++i) {
+      xadd_event(*conn, stream_, make_event(i));
+      want.push_back(contract::encode_payload(make_event(i)));
+    }
+    const auto run = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), {GALAXY_HEALTH_BIN, "--redis-url", url, "--stream", stream_});
+      return testsupport::run(args, 60s);
+    };
+    const auto tail = run({"tail", "--from", "start", "--json", "--count", "3"});
+    ASSERT_EQ(tail.exit_code, 0) << tail.output;
+    EXPECT_EQ(lines(tail.output), want);
+    const auto consume =
+        run({"consume", "--group", "g", "--consumer", "c", "--from", "start", "--count", "3"});
+    EXPECT_EQ(consume.exit_code, 0) << consume.output;
+    EXPECT_EQ(lines(consume.output), want);
+    const auto stats = run({"stats", "--json"});
+    ASSERT_EQ(stats.exit_code, 0) << stats.output;
+    const auto doc = boost::json::parse(stats.output).as_object();
+    EXPECT_EQ(doc.at("length").as_int64(), 3);
+    EXPECT_EQ(doc.at("groups").as_array()[0].as_object().at("pending").as_int64(), 0);
+  }
 }
 
 TEST_F(CliItest, UsageErrorsExitTwo) {

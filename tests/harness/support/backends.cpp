@@ -55,7 +55,8 @@ redis::ReplyPtr redis_command(const std::string& redis_url, const std::vector<st
   if (!endpoint) {
     throw std::runtime_error("--redis-url: " + endpoint.error().message());
   }
-  auto c = redis::Connection::open(*endpoint, 10s, 30s);
+  // In a cluster, the node of the command's key (every command here names one first).
+  auto c = redis::Connection::open(*endpoint, 10s, 30s, argv.size() > 1 ? argv[1] : "");
   if (!c) {
     throw std::runtime_error(c.error().message());
   }
