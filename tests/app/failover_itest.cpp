@@ -5,8 +5,7 @@
 // (scripts/topology), started for the test and removed after it. Every test asserts each event
 // exactly once in the stream and each snapshot its game's latest event.
 
-#include <signal.h>
-
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -84,7 +83,7 @@ class FailoverTest : public DurableTest {
         250ms))
         << "outbox rows were never confirmed";
     std::this_thread::sleep_for(3s);  // stragglers (a late duplicate would land now)
-    const auto entries = read_stream();
+    auto entries = read_stream();
 
     std::set<std::string> seen;
     std::map<std::string, std::vector<contract::Details>> life;
