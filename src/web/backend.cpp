@@ -72,8 +72,8 @@ class RedisSource final : public StreamSource {
       const std::vector<std::string>& argv, std::optional<std::chrono::milliseconds> timeout,
       bool read_reply) {
     if (!conn_ || conn_->broken()) {
-      auto c = redis::Connection::open(s_.endpoint, s_.connect_timeout, s_.command_timeout,
-                                       s_.stream);
+      auto c =
+          redis::Connection::open(s_.endpoint, s_.connect_timeout, s_.command_timeout, s_.stream);
       if (!c) {
         return c.error();
       }

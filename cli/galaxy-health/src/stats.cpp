@@ -56,8 +56,8 @@ int stats(const Connection& conn, const StatsOptions& options, std::ostream& out
     err << "galaxy-health stats: --redis-url: " << endpoint.error().reason << "\n";
     return kExitUsage;
   }
-  auto redis = redis::Connection::open(*endpoint, conn.connect_timeout, conn.command_timeout,
-                                       conn.stream);
+  auto redis =
+      redis::Connection::open(*endpoint, conn.connect_timeout, conn.command_timeout, conn.stream);
   if (!redis) {
     err << "galaxy-health stats: " << redis.error().reason << "\n";
     return kExitFailure;
