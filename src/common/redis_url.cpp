@@ -33,6 +33,23 @@ Result<std::uint16_t> parse_port(std::string_view text) {
   return static_cast<std::uint16_t>(value);
 }
 
+// ?db=N, the one query parameter of the URLs whose path is not the db.
+Result<void> parse_db_query(const boost::urls::url_view& u, std::string_view scheme,
+                            RedisEndpoint& ep) {
+  for (const auto& param : u.params()) {
+    if (param.key != "db" || !param.has_value) {
+      return make_error("/query", "the only query parameter of a " + std::string(scheme) +
+                                      " URL is db=N");
+    }
+    auto db = parse_db(param.value);
+    if (!db) {
+      return db.error();
+    }
+    ep.db = *db;
+  }
+  return {};
+}
+
 Result<void> parse_unix(const boost::urls::url_view& u, RedisEndpoint& ep) {
   ep.transport = RedisEndpoint::Transport::unix_socket;
   if (!u.encoded_host().empty() || u.has_port()) {
@@ -42,17 +59,7 @@ Result<void> parse_unix(const boost::urls::url_view& u, RedisEndpoint& ep) {
   if (!ep.socket_path.starts_with('/') || ep.socket_path.size() < 2) {
     return make_error("/path", "a unix URL needs an absolute socket path");
   }
-  for (const auto& param : u.params()) {
-    if (param.key != "db" || !param.has_value) {
-      return make_error("/query", "the only query parameter of a unix URL is db=N");
-    }
-    auto db = parse_db(param.value);
-    if (!db) {
-      return db.error();
-    }
-    ep.db = *db;
-  }
-  return {};
+  return parse_db_query(u, "unix", ep);
 }
 
 Result<void> parse_tcp(const boost::urls::url_view& u, RedisEndpoint& ep) {
@@ -186,17 +193,7 @@ Result<void> parse_multi(std::string_view url, std::string_view scheme, RedisEnd
     if (ep.master_name.empty() || ep.master_name.find('/') != std::string::npos) {
       return make_error("/master", "a redis-sentinel URL names its master: .../master_name");
     }
-    for (const auto& param : u.params()) {
-      if (param.key != "db" || !param.has_value) {
-        return make_error("/query", "the only query parameter of a redis-sentinel URL is db=N");
-      }
-      auto db = parse_db(param.value);
-      if (!db) {
-        return db.error();
-      }
-      ep.db = *db;
-    }
-    return {};
+    return parse_db_query(u, "redis-sentinel", ep);
   }
   if (!path.empty() && path != "/") {
     return make_error("/db", "a Redis Cluster has only db 0: a redis-cluster URL has no path");
