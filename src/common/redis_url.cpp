@@ -38,8 +38,8 @@ Result<void> parse_db_query(const boost::urls::url_view& u, std::string_view sch
                             RedisEndpoint& ep) {
   for (const auto& param : u.params()) {
     if (param.key != "db" || !param.has_value) {
-      return make_error("/query", "the only query parameter of a " + std::string(scheme) +
-                                      " URL is db=N");
+      return make_error("/query",
+                        "the only query parameter of a " + std::string(scheme) + " URL is db=N");
     }
     auto db = parse_db(param.value);
     if (!db) {
