@@ -149,7 +149,9 @@ CommandLine::CommandLine()
   // Subcommands added from here on inherit the fallthrough (validate needs no connection).
   app_.fallthrough();
   app_.add_option("--redis-url", conn_.redis_url,
-                  "redis://[user:password@]host:port[/db] or unix:///path")
+                  "redis://[user:password@]host:port[/db], unix:///path, "
+                  "redis-sentinel://host:port[,host:port...]/master or "
+                  "redis-cluster://host:port[,host:port...]")
       ->envname("GALAXY_REDIS_URL")
       ->capture_default_str();
   app_.add_option("--postgres-url", conn_.postgres_url, "libpq URL or conninfo (snapshot, hosts)")
