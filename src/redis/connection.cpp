@@ -256,9 +256,6 @@ Result<Connection> Connection::open_sentinel(const RedisEndpoint& endpoint,
       continue;
     }
     mc->spec_ = endpoint;
-    mc->node_host_ = master.host;
-    mc->node_port_ = master.port;
-    mc->connect_timeout_ = connect_timeout;
     mc->endpoint_ = master.redacted() + " (master '" + endpoint.master_name + "' of sentinels " +
                     endpoint.redacted() + ")";
     return std::move(*mc);
@@ -276,10 +273,8 @@ Result<Connection> Connection::open_cluster(const RedisEndpoint& endpoint,
   const auto pass = [&](const std::string& reason) { why += (why.empty() ? "" : "; ") + reason; };
   const int slot = slot_key.empty() ? -1 : key_slot(slot_key);
   const auto finish = [&](Connection c, const RedisEndpoint& node) {
+    // open_node set the node's own fields; these are the topology's.
     c.spec_ = endpoint;
-    c.node_host_ = node.host;
-    c.node_port_ = node.port;
-    c.connect_timeout_ = connect_timeout;
     c.home_slot_ = slot;
     c.endpoint_ = node.redacted() +
                   (slot < 0 ? std::string(" (cluster ") : fmt::format(" (slot {} of ", slot)) +
