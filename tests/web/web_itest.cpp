@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "galaxy/common/redis_url.hpp"
@@ -18,6 +19,8 @@
 #include "galaxy/publish/pg_outbox.hpp"
 #include "galaxy/testsupport/backends.hpp"
 #include "galaxy/testsupport/http.hpp"
+#include "galaxy/testsupport/topology.hpp"
+#include "galaxy/testsupport/wait.hpp"
 #include "galaxy/web/server.hpp"
 
 namespace galaxy::web {
@@ -133,6 +136,8 @@ class WebIT : public ::testing::Test {
   }
 
   std::string redis_url_, admin_url_, stream_, db_, db_url_;
+  // Declared before the server, so it outlives TearDown and the server that reads from it.
+  std::optional<ts::Topology> topo_;
   std::unique_ptr<asio::io_context> io_;
   std::unique_ptr<WebServer> server_;
   std::uint16_t port_ = 0;
@@ -208,6 +213,43 @@ TEST_F(WebIT, AResumeAcrossAServerRestartHasNoGapAndNoDuplicate) {
   auto resumed =
       read_events(port_, "/api/v1/events", ids.back(), "Last-Event-ID: " + ids[4] + "\r\n");
   EXPECT_EQ(frame_ids(resumed), std::vector<std::string>(ids.begin() + 5, ids.end()));
+}
+
+// The page's stream through a Sentinel URL, and on after the master's death: entries written to
+// the promoted replica are served to a page that resumes, none twice.
+TEST_F(WebIT, EventsComeThroughASentinelAndGoOnAfterItsFailover) {
+  ts::redis_command(redis_url_, {"DEL", stream_});
+  topo_.emplace(ts::Topology::up("sentinel"));
+  redis_url_ = topo_->value("SENTINEL_URL");
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 3; ++i) {
+    ids.push_back(xadd_started(i));
+  }
+  const std::string replica = topo_->value("REPLICA_URL");
+  ASSERT_TRUE(ts::eventually(
+      [&] {
+        return redis::integer(ts::redis_command(replica, {"XLEN", stream_}).get()) == 3;
+      },
+      20s, 50ms))
+      << "the replica did not get the first entries";
+  start();
+  auto fresh = read_events(port_, "/api/v1/events?backlog=3", ids.back());
+  EXPECT_EQ(frame_ids(fresh), ids);
+
+  topo_->kill_master();
+  const std::size_t before = ids.size();
+  ASSERT_TRUE(ts::eventually(
+      [&] {
+        try {
+          ids.push_back(xadd_started(static_cast<int>(ids.size()) + 1));
+          return ids.size() == before + 2;
+        } catch (const std::exception&) {
+          return false;  // no master yet
+        }
+      },
+      60s, 200ms));
+  auto resumed = read_events(port_, "/api/v1/events?last_event_id=" + ids[before - 1], ids.back());
+  EXPECT_EQ(frame_ids(resumed), std::vector<std::string>(ids.begin() + before, ids.end()));
 }
 
 TEST_F(WebIT, AResumeOlderThanTheRingIsReadFromTheStream) {
