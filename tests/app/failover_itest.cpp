@@ -31,17 +31,8 @@ class FailoverTest : public DurableTest {
     sql(admin_url_, "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
     redis_url_ = redis_url;
     admin_url_ = pg_url;
-    db_url_ = database_url(pg_url, db_);
+    db_url_ = ts::with_database(pg_url, db_);
     sql(admin_url_, "CREATE DATABASE " + db_);
-  }
-
-  // libpq's multi-host URI (host1:port1,host2:port2) is not a URL Boost.URL reads.
-  static std::string database_url(const std::string& url, const std::string& db) {
-    const auto scheme = url.find("://");
-    const auto slash = url.find('/', scheme + 3);
-    const auto query = url.find('?', scheme + 3);
-    return url.substr(0, slash == std::string::npos ? query : slash) + "/" + db +
-           (query == std::string::npos ? "" : url.substr(query));
   }
 
   std::vector<std::string> sink_args() override {

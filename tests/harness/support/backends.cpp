@@ -1,5 +1,6 @@
 #include "galaxy/testsupport/backends.hpp"
 
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <chrono>
@@ -45,6 +46,17 @@ SqlRows sql(const std::string& postgres_url, const std::string& statement) {
 }
 
 std::string with_database(const std::string& postgres_url, const std::string& database) {
+  const auto scheme = postgres_url.find("://");
+  const auto slash = postgres_url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  const auto query = postgres_url.find('?', scheme == std::string::npos ? 0 : scheme + 3);
+  const auto authority_end = std::min(slash, query);
+  // libpq's multi-host form (host1:port1,host2:port2) is no URL: Boost.URL reads it without an
+  // error but drops every host after the first. Its path lies between the host list and the query.
+  if (scheme != std::string::npos &&
+      postgres_url.substr(scheme + 3, authority_end - scheme - 3).find(',') != std::string::npos) {
+    return postgres_url.substr(0, authority_end) + "/" + database +
+           (query == std::string::npos ? "" : postgres_url.substr(query));
+  }
   boost::urls::url u(boost::urls::parse_uri(postgres_url).value());
   u.set_path("/" + database);
   return std::string(u.buffer());

@@ -18,7 +18,7 @@ using SqlRows = std::vector<std::vector<std::string>>;
 // returns no rows.
 SqlRows sql(const std::string& postgres_url, const std::string& statement);
 
-// The URL with its database replaced (postgresql:// URLs only).
+// The URL with its database replaced (postgresql:// URLs only, libpq's multi-host form too).
 std::string with_database(const std::string& postgres_url, const std::string& database);
 
 // One command on a fresh connection; an error reply is returned, not thrown.
